@@ -1,0 +1,1 @@
+"""sopgit: Standard Operating Procedures as code."""

@@ -1,0 +1,3 @@
+from sopgit.cli import main
+
+main()

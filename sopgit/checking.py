@@ -1,0 +1,75 @@
+"""`sopgit check`: gather the files and library facts, run the rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sopgit.errors import UsageError
+from sopgit.library import relative_to_root, sop_files
+from sopgit.lint import Diagnostic, LibraryFacts, check_text, duplicate_map, sop_id_of
+from sopgit.versioning import current_versions
+from sopgit.workspace import Library
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    files: tuple[str, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def errors(self) -> int:
+        return sum(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def warnings(self) -> int:
+        return sum(d.severity == "warning" for d in self.diagnostics)
+
+
+def check_library(lib: Library, paths: Iterable[Path] = (), *, staged: bool = False) -> CheckResult:
+    """Check PATHS (default: every SOP file); the library-wide rules see all files.
+
+    With STAGED, the texts are read from the index, as a pre-commit hook must.
+    """
+    root, config = lib.root, lib.config
+    library_texts = {
+        f.path: (root / f.path).read_text(encoding="utf-8", errors="replace")
+        for f in sop_files(root, config)
+    }
+    targets = _targets(root, list(paths)) if paths else sorted(library_texts)
+    if staged:
+        library_texts.update(lib.repo.staged_text(targets))
+    texts = {p: library_texts[p] if p in library_texts else _read(root, p) for p in targets}
+    ids = ((path, sop_id_of(text)) for path, text in {**library_texts, **texts}.items())
+    facts = LibraryFacts(
+        config=config,
+        exists=lambda relative: (root / relative).exists(),
+        id_paths=duplicate_map((path, sop_id) for path, sop_id in ids if sop_id),
+        released={
+            sop_id: str(version)
+            for sop_id, version in current_versions(lib.repo.tag_names(), config.tag_format).items()
+        },
+    )
+    diagnostics = [d for path in targets for d in check_text(path, texts[path], facts)]
+    return CheckResult(tuple(targets), tuple(diagnostics))
+
+
+def _targets(root: Path, paths: list[Path]) -> list[str]:
+    """Markdown files named on the command line (folders expand), relative to ROOT."""
+    found: list[str] = []
+    for path in paths:
+        if not path.exists():
+            raise UsageError("does not exist; give an SOP file or folder", path)
+        files = sorted(path.rglob("*.md")) if path.is_dir() else [path]
+        for file in files:
+            relative = relative_to_root(root, file)
+            if relative is None:
+                raise UsageError(f"lies outside the library at {root}", file)
+            if relative not in found:
+                found.append(relative)
+    return found
+
+
+def _read(root: Path, relative: str) -> str:
+    return (root / relative).read_text(encoding="utf-8", errors="replace")

@@ -1,0 +1,254 @@
+"""The click commands: parse options, call the core, print. Nothing else lives here.
+
+Modules beyond click are imported inside each command so `sopgit --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from sopgit.checking import CheckResult
+    from sopgit.workspace import Library
+
+FORMATS = click.Choice(["text", "json"])
+
+
+class SopgitGroup(click.Group):
+    """Maps SopgitError to one line on stderr and its exit code; anything else is a bug."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sopgit.errors import SopgitError
+
+        try:
+            return super().invoke(ctx)
+        except SopgitError as err:
+            click.echo(f"sopgit: {err}", err=True)
+            ctx.exit(err.exit_code)
+
+
+def _library(ctx: click.Context) -> Library:
+    from sopgit.workspace import open_library
+
+    return open_library(ctx.obj["cwd"])
+
+
+def _path(ctx: click.Context, value: str) -> Path:
+    """A path from the command line, relative to -C like git's."""
+    path = Path(value)
+    return path if path.is_absolute() else ctx.obj["cwd"] / path
+
+
+@click.group(cls=SopgitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-C",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    help="Run as if sopgit was started in DIR.",
+    metavar="DIR",
+)
+@click.version_option(package_name="sopgit", message="sopgit %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, directory: Path) -> None:
+    """Standard Operating Procedures as code: versions, history and releases from git."""
+    if not directory.is_dir():
+        raise click.UsageError(f"-C {directory}: no such folder")
+    ctx.obj = {"cwd": directory.resolve()}
+
+
+@cli.command()
+@click.argument("directory", default=".", metavar="[DIR]")
+@click.option("--example", is_flag=True, help="Create the demo library of 14 SOPs in DIR.")
+@click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
+@click.pass_context
+def init(ctx: click.Context, directory: str, example: bool, dry_run: bool) -> None:
+    """Create a library in DIR, or adopt the repository there. Never overwrites your files."""
+    from sopgit.scaffold import init_library
+
+    target = _path(ctx, directory)
+    report = init_library(target, example=example, dry_run=dry_run)
+    verb = "would create" if dry_run else "created"
+    for path in report.created:
+        click.echo(f"{verb}   {path}")
+    for path in report.unchanged:
+        click.echo(f"unchanged {path}")
+    for path in report.skipped:
+        click.echo(f"skipped   {path} (exists with your changes; left as it is)")
+    if not dry_run:
+        where = directory if directory != "." else "this folder"
+        click.echo(f'Library ready in {where}. Next: sopgit new "Title" --dept ENG', err=True)
+
+
+@cli.command()
+@click.argument("title")
+@click.option("--dept", "dept", required=True, help="Department code, e.g. ENG.")
+@click.option("--owner", help="Owner, e.g. 'Engineering / Release Manager (@acme/release)'.")
+@click.option("--description", help="One line saying what the procedure is for.")
+@click.option("--tag", "tags", multiple=True, help="A tag (repeat, or comma-separated).")
+@click.option("--no-branch", is_flag=True, help="Write the file on the current branch.")
+@click.option("--dry-run", is_flag=True, help="Print the id, path and branch; write nothing.")
+@click.pass_context
+def new(
+    ctx: click.Context,
+    title: str,
+    dept: str,
+    owner: str | None,
+    description: str | None,
+    tags: tuple[str, ...],
+    no_branch: bool,
+    dry_run: bool,
+) -> None:
+    """Start a new SOP from the template on its own draft branch; prints its path."""
+    from sopgit.scaffold import new_sop
+
+    created = new_sop(
+        _library(ctx),
+        title,
+        dept,
+        owner=owner,
+        description=description,
+        tags=list(tags),
+        branch=not no_branch,
+        dry_run=dry_run,
+    )
+    if created.branch:
+        prefix = "would create branch" if dry_run else "on branch"
+        click.echo(f"{prefix} {created.branch} ({created.sop_id})", err=True)
+    click.echo(created.path)
+
+
+@cli.command()
+@click.argument("sop_id", metavar="ID")
+@click.option("--dry-run", is_flag=True, help="Print the branch name; create nothing.")
+@click.pass_context
+def draft(ctx: click.Context, sop_id: str, dry_run: bool) -> None:
+    """Start a revision draft branch for an existing SOP."""
+    from sopgit.scaffold import start_draft
+
+    branch = start_draft(_library(ctx), sop_id, dry_run=dry_run)
+    click.echo(branch)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, metavar="[PATH]...")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "github", "json"]),
+    default="text",
+    help="text for people, github for workflow annotations, json for tools.",
+)
+@click.option("--list-rules", is_flag=True, help="List the rules and what they check.")
+@click.pass_context
+def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, list_rules: bool) -> None:
+    """Check SOP files (default: the whole library). Exit 1 when problems are found."""
+    if list_rules:
+        from sopgit.lint import RULES
+
+        for rule, what in RULES.items():
+            click.echo(f"{rule:20} {what}")
+        return
+    from sopgit.checking import check_library
+
+    result = check_library(_library(ctx), [_path(ctx, p) for p in paths])
+    _print_check(result, fmt)
+    ctx.exit(1 if result.errors else 0)
+
+
+def _print_check(result: CheckResult, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "files": list(result.files),
+                    "errors": result.errors,
+                    "warnings": result.warnings,
+                    "diagnostics": [d.as_dict() for d in result.diagnostics],
+                },
+                indent=2,
+            )
+        )
+        return
+    for d in result.diagnostics:
+        if fmt == "github":
+            message = d.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            click.echo(
+                f"::{d.severity} file={d.path},line={d.line},title=sopgit {d.rule}::{message}"
+            )
+        else:
+            click.echo(f"{d.path}:{d.line}: {d.severity} [{d.rule}] {d.message}")
+    files = len(result.files)
+    summary = f"{files} file{'s' * (files != 1)} checked: "
+    summary += f"{result.errors} error{'s' * (result.errors != 1)}, "
+    summary += f"{result.warnings} warning{'s' * (result.warnings != 1)}"
+    click.echo(summary, err=True)
+
+
+@cli.group()
+def hooks() -> None:
+    """Manage sopgit's git hooks."""
+
+
+@hooks.command("install")
+@click.option("--dry-run", is_flag=True, help="Print what would be installed.")
+@click.pass_context
+def hooks_install(ctx: click.Context, dry_run: bool) -> None:
+    """Install the pre-commit and commit-msg hooks; existing hooks keep running first."""
+    from sopgit.gitrepo import GitRepo
+    from sopgit.hooks import install_hooks
+
+    for item in install_hooks(GitRepo.open(ctx.obj["cwd"]), dry_run=dry_run):
+        verb = "would install" if dry_run else "installed"
+        kept = f" (your hook kept as {item.legacy.name}, run first)" if item.legacy else ""
+        click.echo(f"{verb} {item.path}{kept}")
+
+
+@cli.group(hidden=True)
+def hook() -> None:
+    """Entry points that the installed git hooks call."""
+
+
+@hook.command("pre-commit")
+@click.argument("files", nargs=-1)
+@click.pass_context
+def hook_pre_commit(ctx: click.Context, files: tuple[str, ...]) -> None:
+    from sopgit.hooks import pre_commit
+
+    result = pre_commit(_library(ctx), [_path(ctx, f) for f in files])
+    if result.diagnostics:
+        _print_check(result, "text")
+    if result.errors:
+        click.echo(
+            "sopgit: commit stopped; fix the problems above (or commit with --no-verify)", err=True
+        )
+    ctx.exit(1 if result.errors else 0)
+
+
+@hook.command("commit-msg")
+@click.argument("message_file")
+@click.pass_context
+def hook_commit_msg(ctx: click.Context, message_file: str) -> None:
+    from sopgit.hooks import commit_msg_problem
+
+    lib = _library(ctx)
+    problem = commit_msg_problem(lib, _path(ctx, message_file))
+    if problem is None:
+        return
+    if lib.config.commit_msg == "block":
+        click.echo(f"sopgit: commit stopped: {problem}", err=True)
+        ctx.exit(1)
+    click.echo(f"sopgit: warning: {problem}", err=True)
+
+
+def main() -> None:
+    cli(prog_name="sopgit")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

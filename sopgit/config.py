@@ -1,0 +1,290 @@
+"""sopgit.toml: defaults for every key, validated once into a frozen Config."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from sopgit.errors import ConfigError
+
+CONFIG_FILE = "sopgit.toml"
+DEPT_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
+BUMP_KINDS = ("major", "minor", "patch")
+COMMIT_MSG_MODES = ("warn", "block", "off")
+
+
+@dataclass(frozen=True)
+class Department:
+    code: str
+    name: str
+    folder: str
+    description: str = ""
+
+
+DEFAULT_DEPARTMENTS: tuple[Department, ...] = (
+    Department(
+        "ENG", "Engineering", "engineering", "Software development, deployment, and maintenance"
+    ),
+    Department("CMP", "Compliance", "compliance", "Regulatory compliance in all operations"),
+    Department(
+        "OPS", "Operations", "operations", "Day-to-day business operations and administration"
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None = None
+    name: str = "SOP Library"
+    root: str = "sops"
+    release_branch: str = "main"
+    remote: str = "origin"
+    departments: Mapping[str, Department] = field(
+        default_factory=lambda: {d.code: d for d in DEFAULT_DEPARTMENTS}
+    )
+    tag_format: str = "{id}/v{version}"
+    initial_version: str = "1.0.0"
+    bump: Mapping[str, str] = field(
+        default_factory=lambda: {"breaking": "major", "feat": "minor", "default": "patch"}
+    )
+    review_interval_days: int = 365
+    approval_required: tuple[str, ...] = ()
+    approval_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    commit_msg: str = "warn"
+
+    def department_for_folder(self, folder: str) -> Department | None:
+        return next((d for d in self.departments.values() if d.folder == folder), None)
+
+
+# The schema: section -> key -> (validator, Config field). A validator returns the
+# typed value or raises ValueError with what was expected.
+Validator = Callable[[Any], Any]
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("a non-empty string")
+    return value
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError("a whole number above 0")
+    return value
+
+
+def _string_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError('a list of strings, e.g. ["peer", "manager"]')
+    return tuple(value)
+
+
+def _relative_dir(value: Any) -> str:
+    text = _string(value)
+    path = PurePosixPath(text)
+    if path.is_absolute() or ".." in path.parts or "\\" in text:
+        raise ValueError('a folder inside the library, e.g. "sops"')
+    return str(path)
+
+
+def _semver(value: Any) -> str:
+    import semver
+
+    text = _string(value)
+    try:
+        semver.Version.parse(text)
+    except ValueError:
+        raise ValueError('a semantic version, e.g. "1.0.0"') from None
+    return text
+
+
+def _tag_format(value: Any) -> str:
+    text = _string(value)
+    if "{id}" not in text or "{version}" not in text:
+        raise ValueError('a format holding {id} and {version}, e.g. "{id}/v{version}"')
+    return text
+
+
+def _one_of(choices: tuple[str, ...]) -> Validator:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise ValueError("one of " + ", ".join(f'"{c}"' for c in choices))
+        return str(value)
+
+    return check
+
+
+SCHEMA: dict[str, dict[str, tuple[Validator, str]]] = {
+    "library": {
+        "name": (_string, "name"),
+        "root": (_relative_dir, "root"),
+        "release_branch": (_string, "release_branch"),
+        "remote": (_string, "remote"),
+    },
+    "versioning": {
+        "tag_format": (_tag_format, "tag_format"),
+        "initial_version": (_semver, "initial_version"),
+    },
+    "review": {"interval_days": (_positive_int, "review_interval_days")},
+    "approval": {"required": (_string_list, "approval_required")},
+    "hooks": {"commit_msg": (_one_of(COMMIT_MSG_MODES), "commit_msg")},
+}
+# Tables inside a section whose keys are user-chosen names, validated on their own.
+NESTED_TABLES = {("versioning", "bump"), ("approval", "roles")}
+DEPARTMENT_KEYS = ("name", "folder", "description")
+
+
+def load_config(root: Path) -> Config:
+    """Read ROOT/sopgit.toml; a missing file means every default."""
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise ConfigError("is not UTF-8 text; save it as UTF-8", path) from None
+    except tomllib.TOMLDecodeError as err:
+        line = getattr(err, "lineno", None) or _line_from_message(str(err))
+        raise ConfigError(
+            f"is not valid TOML ({_toml_reason(err)}); fix the syntax", path, line
+        ) from None
+    return parse_config(data, path, text)
+
+
+def parse_config(data: Mapping[str, Any], path: Path | None = None, text: str = "") -> Config:
+    """Validate parsed TOML into a Config, naming the file, line and key on any error."""
+
+    def fail(dotted: str, expected: str) -> ConfigError:
+        return ConfigError(f"key '{dotted}' must be {expected}", path, _line_of(text, dotted))
+
+    def unknown(dotted: str, known: list[str]) -> ConfigError:
+        leaf = dotted.rsplit(".", 1)[-1]
+        close = difflib.get_close_matches(leaf, known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(known)}"
+        return ConfigError(f"unknown key '{dotted}'{hint}", path, _line_of(text, dotted))
+
+    values: dict[str, Any] = {"path": path}
+    sections = [*SCHEMA, "departments"]
+    for section, body in data.items():
+        if section not in sections:
+            raise unknown(section, sections)
+        if not isinstance(body, dict):
+            raise fail(section, "a table, e.g. [" + section + "]")
+        if section == "departments":
+            continue
+        known = list(SCHEMA[section]) + [k for s, k in NESTED_TABLES if s == section]
+        for key, value in body.items():
+            dotted = f"{section}.{key}"
+            if (section, key) in NESTED_TABLES:
+                continue
+            if key not in SCHEMA[section]:
+                raise unknown(dotted, known)
+            validator, attr = SCHEMA[section][key]
+            try:
+                values[attr] = validator(value)
+            except ValueError as err:
+                raise fail(dotted, str(err)) from None
+
+    if "departments" in data:
+        values["departments"] = _departments(data["departments"], fail, unknown)
+    bump = data.get("versioning", {}).get("bump")
+    if bump is not None:
+        values["bump"] = _bump(bump, fail)
+    roles = data.get("approval", {}).get("roles")
+    if roles is not None:
+        if not isinstance(roles, dict):
+            raise fail("approval.roles", "a table of role = [signers]")
+        checked: dict[str, tuple[str, ...]] = {}
+        for role, signers in roles.items():
+            try:
+                checked[role] = _string_list(signers)
+            except ValueError as err:
+                raise fail(f"approval.roles.{role}", str(err)) from None
+        values["approval_roles"] = checked
+    config = Config(**values)
+    for role in config.approval_required:
+        if role not in config.approval_roles and role != "peer":
+            raise fail(
+                "approval.required", f"roles listed under [approval.roles]; add '{role}' there"
+            )
+    return config
+
+
+def _departments(
+    table: Any, fail: Callable[..., ConfigError], unknown: Callable[..., ConfigError]
+) -> dict[str, Department]:
+    if not isinstance(table, dict) or not table:
+        raise fail("departments", "one or more tables like [departments.ENG]")
+    departments: dict[str, Department] = {}
+    folders: set[str] = set()
+    for code, body in table.items():
+        dotted = f"departments.{code}"
+        if not DEPT_CODE.match(code):
+            raise fail(dotted, "named by an upper-case code of 2-10 letters or digits, e.g. ENG")
+        if not isinstance(body, dict):
+            raise fail(dotted, "a table with name, folder and description")
+        for key in body:
+            if key not in DEPARTMENT_KEYS:
+                raise unknown(f"{dotted}.{key}", list(DEPARTMENT_KEYS))
+        try:
+            name = _string(body.get("name", code))
+        except ValueError as err:
+            raise fail(f"{dotted}.name", str(err)) from None
+        try:
+            folder = _relative_dir(body.get("folder", name.lower().replace(" ", "-")))
+        except ValueError as err:
+            raise fail(f"{dotted}.folder", str(err)) from None
+        description = body.get("description", "")
+        if not isinstance(description, str):
+            raise fail(f"{dotted}.description", "a string")
+        if folder in folders:
+            raise fail(
+                f"{dotted}.folder", f"a folder no other department uses ('{folder}' is taken)"
+            )
+        folders.add(folder)
+        departments[code] = Department(code, name, folder, description)
+    return departments
+
+
+def _bump(table: Any, fail: Callable[..., ConfigError]) -> dict[str, str]:
+    if not isinstance(table, dict):
+        raise fail("versioning.bump", 'a table of commit type = "major" | "minor" | "patch"')
+    rules = {"breaking": "major", "feat": "minor", "default": "patch"}
+    for kind, bump in table.items():
+        if bump not in BUMP_KINDS:
+            raise fail(f"versioning.bump.{kind}", 'one of "major", "minor", "patch"')
+        rules[kind] = bump
+    return rules
+
+
+def _line_of(text: str, dotted: str) -> int | None:
+    """The line where DOTTED is set, so an error can point at it (best effort)."""
+    *tables, key = dotted.split(".")
+    wanted = ".".join(tables)
+    current = ""
+    header = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+")
+    for number, line in enumerate(text.splitlines(), 1):
+        match = header.match(line)
+        if match:
+            current = match.group(1).replace('"', "").replace(" ", "")
+            if current == dotted:
+                return number
+            continue
+        if current == wanted and re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line):
+            return number
+    return None
+
+
+def _line_from_message(message: str) -> int | None:
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else None
+
+
+def _toml_reason(err: tomllib.TOMLDecodeError) -> str:
+    return re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))

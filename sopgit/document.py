@@ -1,0 +1,219 @@
+"""An SOP file: parse frontmatter and headings; update it surgically.
+
+sopgit owns three things in a file it did not write: the `version` and
+`lastUpdated` lines of the frontmatter (and `status` on a first release) and the
+managed regions between `<!-- sopgit:NAME:start -->` / `<!-- sopgit:NAME:end -->`.
+Every other byte belongs to the author, so updates rewrite single lines in place
+instead of re-serialising the YAML.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from frontmatter.default_handlers import YAMLHandler
+
+from sopgit.errors import DocumentError
+
+FENCE = "---"
+HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
+CODE_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+REVISION_HISTORY = "revision-history"
+
+
+def marker(name: str, end: bool = False) -> str:
+    return f"<!-- sopgit:{name}:{'end' if end else 'start'} -->"
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    title: str
+    line: int  # 1-based line number in the file
+
+
+@dataclass(frozen=True)
+class Document:
+    path: str
+    text: str
+    meta: dict[str, Any]
+    meta_lines: dict[str, int]  # top-level frontmatter key -> its 1-based line
+    body_line: int  # 1-based line where the body starts
+    headings: tuple[Heading, ...]
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+    def line_of(self, key: str) -> int:
+        return self.meta_lines.get(key, 1)
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their endings kept, so joining them gives the text back."""
+    return text.splitlines(keepends=True)
+
+
+def _frontmatter_bounds(lines: list[str], path: str) -> int:
+    """Index of the closing fence line; the frontmatter is lines[1:end]."""
+    if not lines or lines[0].lstrip("\ufeff").rstrip("\r\n") != FENCE:
+        raise DocumentError("has no frontmatter; start the file with a '---' line", path, 1)
+    for index in range(1, len(lines)):
+        if lines[index].rstrip("\r\n").rstrip() in (FENCE, "..."):
+            return index
+    raise DocumentError("frontmatter is not closed; add a '---' line after it", path, 1)
+
+
+def parse_document(text: str, path: str = "<text>") -> Document:
+    lines = split_lines(text)
+    end = _frontmatter_bounds(lines, path)
+    source = "".join(lines[1:end])
+    try:
+        meta = YAMLHandler().load(source) if source.strip() else {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        problem = getattr(err, "problem", None) or "cannot be parsed"
+        raise DocumentError(
+            f"frontmatter YAML {problem}; fix the YAML syntax", path, line
+        ) from None
+    if not isinstance(meta, dict):
+        raise DocumentError("frontmatter must be a mapping of key: value lines", path, 2)
+    return Document(
+        path=path,
+        text=text,
+        meta=meta,
+        meta_lines=_key_lines(lines, end),
+        body_line=end + 2,
+        headings=tuple(_headings(lines, end + 1)),
+    )
+
+
+def _key_lines(lines: list[str], end: int) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for index in range(1, end):
+        match = re.match(r"^([A-Za-z_][\w-]*)\s*:", lines[index])
+        if match:
+            found.setdefault(match.group(1), index + 1)
+    return found
+
+
+def _headings(lines: list[str], start: int) -> list[Heading]:
+    headings: list[Heading] = []
+    fence: str | None = None
+    for index in range(start, len(lines)):
+        line = lines[index].rstrip("\r\n")
+        opened = CODE_FENCE.match(line)
+        if opened:
+            mark = opened.group(1)
+            if fence is None:
+                fence = mark
+            elif mark[0] == fence[0] and len(mark) >= len(fence):
+                fence = None
+            continue
+        if fence is not None:
+            continue
+        match = HEADING.match(line)
+        if match:
+            headings.append(Heading(len(match.group(1)), match.group(2), index + 1))
+    return headings
+
+
+# --- surgical updates -------------------------------------------------------------
+
+_VALUE_LINE = re.compile(
+    r"^(?P<key>[A-Za-z_][\w-]*)(?P<sep>[ \t]*:[ \t]*)"
+    r"(?P<value>'(?:[^']|'')*'|\"(?:[^\"\\]|\\.)*\"|[^#\r\n]*?)"
+    r"(?P<comment>[ \t]+#[^\r\n]*)?(?P<eol>[ \t]*\r?\n?)$"
+)
+
+
+_NOT_SCALAR = ("|", ">", "[", "{", "&", "*", "!")
+
+
+def newline_of(text: str) -> str:
+    return "\r\n" if "\r\n" in text else "\n"
+
+
+def set_frontmatter_value(text: str, key: str, value: str, path: str = "<text>") -> str:
+    """Set a top-level scalar KEY to VALUE, keeping its quoting, comment and line ending.
+
+    A missing key is added as the last frontmatter line.
+    """
+    lines = split_lines(text)
+    end = _frontmatter_bounds(lines, path)
+    line = _key_lines(lines, end).get(key)
+    if line is None:
+        lines.insert(end, f"{key}: {value}{newline_of(text)}")
+        return "".join(lines)
+    index = line - 1
+    match = _VALUE_LINE.match(lines[index])
+    continued = index + 1 < end and lines[index + 1][:1] in (" ", "\t", "-")
+    if not match or continued or match.group("value").startswith(_NOT_SCALAR):
+        raise DocumentError(f"'{key}' must be a one-line value for sopgit to update it", path, line)
+    lines[index] = (
+        match.group("key")
+        + match.group("sep")
+        + _quote_like(match.group("value"), value)
+        + (match.group("comment") or "")
+        + match.group("eol")
+    )
+    return "".join(lines)
+
+
+def _quote_like(old: str, value: str) -> str:
+    if old.startswith("'"):
+        return "'" + value.replace("'", "''") + "'"
+    if old.startswith('"'):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return value
+
+
+def managed_region(text: str, name: str, path: str = "<text>") -> tuple[int, int]:
+    """Line indexes (start marker, end marker) of the managed region NAME."""
+    lines = [line.strip() for line in text.splitlines()]
+    starts = [i for i, line in enumerate(lines) if line == marker(name)]
+    ends = [i for i, line in enumerate(lines) if line == marker(name, end=True)]
+    if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
+        line = (starts or ends or [0])[0] + 1
+        raise DocumentError(
+            f"needs exactly one '{marker(name)}' line followed by one "
+            f"'{marker(name, end=True)}' line",
+            path,
+            line,
+        )
+    return starts[0], ends[0]
+
+
+def replace_managed_region(text: str, name: str, content: list[str], path: str = "<text>") -> str:
+    """Replace the lines between NAME's markers with CONTENT (lines without endings)."""
+    start, end = managed_region(text, name, path)
+    lines = split_lines(text)
+    eol = newline_of(text)
+    return "".join(lines[: start + 1] + [line + eol for line in content] + lines[end:])
+
+
+def update_document(
+    text: str,
+    *,
+    version: str | None = None,
+    last_updated: str | None = None,
+    status: str | None = None,
+    revision_table: list[str] | None = None,
+    path: str = "<text>",
+) -> str:
+    """Apply the changes sopgit makes on release, and nothing else."""
+    for key, value in (("version", version), ("lastUpdated", last_updated), ("status", status)):
+        if value is not None:
+            text = set_frontmatter_value(text, key, value, path)
+    if revision_table is not None:
+        text = replace_managed_region(text, REVISION_HISTORY, revision_table, path)
+    return text
+
+
+def table_cell(value: str) -> str:
+    """Text made safe for one Markdown table cell: no pipe or newline breaks the row."""
+    return " ".join(value.replace("\\", "\\\\").replace("|", "\\|").split())

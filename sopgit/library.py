@@ -1,0 +1,93 @@
+"""The library on disk: where SOPs live, how paths map to ids, which ids are free."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from sopgit.config import Config, Department
+from sopgit.errors import UsageError
+
+SOP_ID = re.compile(r"^(?P<dept>[A-Z][A-Z0-9]{1,9})-(?P<num>\d{3,})$")
+# An id at the start of a file name, branch leaf or tag: ENG-001-deployment.md, ENG-001/v1.0.0
+ID_PREFIX = re.compile(r"(?:^|/)(?P<id>[A-Z][A-Z0-9]{1,9}-\d{3,})(?=[-/.]|$)")
+SLUG_MAX = 60
+
+
+@dataclass(frozen=True)
+class SopFile:
+    path: str  # relative to the library root, POSIX separators
+    id_from_name: str | None  # the id the file name claims, if any
+
+
+def slugify(title: str) -> str:
+    """ASCII, lowercase, hyphen-separated; never empty, never a path."""
+    ascii_text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    slug = slug[:SLUG_MAX].rstrip("-")
+    return slug or "sop"
+
+
+def id_in_name(name: str) -> str | None:
+    match = ID_PREFIX.search(name)
+    return match.group("id") if match else None
+
+
+def sop_files(root: Path, config: Config) -> list[SopFile]:
+    """Every Markdown file under the library root, sorted by path."""
+    base = root / config.root
+    if not base.is_dir():
+        return []
+    found = []
+    for file in sorted(base.rglob("*.md")):
+        if file.is_file():
+            relative = file.relative_to(root).as_posix()
+            found.append(SopFile(relative, id_in_name(file.name)))
+    return found
+
+
+def relative_to_root(root: Path, path: Path) -> str | None:
+    """PATH as a POSIX path relative to ROOT, or None when it lies outside."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def is_under(path: str, folder: str) -> bool:
+    return PurePosixPath(path).is_relative_to(PurePosixPath(folder))
+
+
+def department(config: Config, code: str) -> Department:
+    try:
+        return config.departments[code]
+    except KeyError:
+        known = ", ".join(config.departments)
+        raise UsageError(
+            f"unknown department '{code}'; use one of {known} or add it to sopgit.toml"
+        ) from None
+
+
+def taken_numbers(code: str, names: Iterable[str]) -> set[int]:
+    """Numbers of DEPT ids that appear in any of NAMES (paths, branches, tags)."""
+    numbers = set()
+    for name in names:
+        for match in ID_PREFIX.finditer(name):
+            dept, _, number = match.group("id").rpartition("-")
+            if dept == code:
+                numbers.add(int(number))
+    return numbers
+
+
+def next_id(code: str, names: Iterable[str]) -> str:
+    """One above the highest number in use anywhere, so an id is never handed out twice."""
+    used = taken_numbers(code, names)
+    return f"{code}-{max(used, default=0) + 1:03d}"
+
+
+def sop_path(config: Config, dept: Department, sop_id: str, title: str) -> str:
+    path = PurePosixPath(config.root) / dept.folder / f"{sop_id}-{slugify(title)}.md"
+    return path.as_posix()

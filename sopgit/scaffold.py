@@ -1,0 +1,305 @@
+"""Create things: a library (`init`), the example library, a new SOP, a draft branch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sopgit.config import CONFIG_FILE, Config, Department, load_config
+from sopgit.document import parse_document
+from sopgit.errors import DocumentError, UsageError
+from sopgit.gitrepo import GitRepo, Identity
+from sopgit.library import (
+    department,
+    next_id,
+    slugify,
+    sop_files,
+    sop_path,
+)
+from sopgit.render import render
+from sopgit.resources import resource_dir
+from sopgit.workspace import Library
+
+EXAMPLE_NAME = "Acme SOP Library"
+GITHUB_HANDLE = re.compile(r"(?<![\w.])@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:/[\w.-]+)?")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+TITLE_MAX = 120
+
+
+@dataclass
+class WriteReport:
+    """What a scaffolding command did to each file, by relative path."""
+
+    created: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # exists with the user's own content
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sopgit")
+    except PackageNotFoundError:  # running from a checkout that is not installed
+        return "0.1.0"
+
+
+def init_files(config: Config, sops: dict[str, str]) -> dict[str, str]:
+    """Relative path -> content of every file `init` writes for CONFIG."""
+    departments = list(config.departments.values())
+    context: dict[str, Any] = {
+        "name": config.name,
+        "root": config.root,
+        "release_branch": config.release_branch,
+        "remote": config.remote,
+        "departments": departments,
+        "tag_format": config.tag_format,
+        "initial_version": config.initial_version,
+        "interval_days": config.review_interval_days,
+        "package": f"sopgit=={_package_version()}",
+    }
+    files = {
+        CONFIG_FILE: render("init/sopgit.toml.j2", context),
+        ".github/workflows/sopgit-check.yml": render("init/workflows/sopgit-check.yml.j2", context),
+        ".github/workflows/sopgit-release.yml": render(
+            "init/workflows/sopgit-release.yml.j2", context
+        ),
+        ".github/pull_request_template.md": render("init/pull_request_template.md", {}),
+        ".github/CODEOWNERS": codeowners(sops),
+    }
+    for dept in departments:  # git keeps no empty folder; a .gitkeep holds an empty one
+        folder = f"{config.root}/{dept.folder}/"
+        if not any(path.startswith(folder) for path in sops):
+            files[f"{folder}.gitkeep"] = ""
+    return files
+
+
+def owner_handles(owner: str) -> list[str]:
+    """The GitHub handles (@user, @org/team) and emails named in an owner field."""
+    emails = EMAIL.findall(owner)
+    rest = EMAIL.sub(" ", owner)
+    return GITHUB_HANDLE.findall(rest) + emails
+
+
+def codeowners(sops: dict[str, str]) -> str:
+    """CODEOWNERS routing each SOP's review to the handles and emails in its owner."""
+    lines = [
+        "# Review routing for SOPs, derived by sopgit from each SOP's `owner`.",
+        "# GitHub requests a review from these owners on every pull request that touches",
+        "# the file. Owners that name no @handle or email are not listed.",
+    ]
+    for path, text in sorted(sops.items()):
+        try:
+            owner = parse_document(text, path).meta.get("owner")
+        except DocumentError:
+            continue
+        handles = owner_handles(owner) if isinstance(owner, str) else []
+        if handles:
+            lines.append(f"/{_codeowners_path(path)} {' '.join(handles)}")
+    return "\n".join(lines) + "\n"
+
+
+def _codeowners_path(path: str) -> str:
+    # CODEOWNERS patterns treat these characters specially; escape them.
+    return re.sub(r"([\s#!\[\]*?\\])", r"\\\1", path)
+
+
+def init_library(target: Path, *, example: bool = False, dry_run: bool = False) -> WriteReport:
+    """Create or adopt a library at TARGET; never overwrite a file the user changed."""
+    if example:
+        return _init_example(target, dry_run)
+    if target.exists() and not target.is_dir():
+        raise UsageError("exists and is not a folder; give a folder for the library", target)
+    config = load_config(target) if target.is_dir() else Config()
+    sops = {}
+    if target.is_dir():
+        sops = {
+            f.path: (target / f.path).read_text(encoding="utf-8", errors="replace")
+            for f in sop_files(target, config)
+        }
+    files = init_files(config, sops)
+    report = _plan_writes(target, files)
+    if dry_run:
+        return report
+    _ensure_repo(target, config)
+    _write(target, files, report.created)
+    return report
+
+
+def _ensure_repo(target: Path, config: Config) -> GitRepo:
+    target.mkdir(parents=True, exist_ok=True)
+    if (target / ".git").exists():
+        return GitRepo.open(target)
+    return GitRepo.init(target, config.release_branch)
+
+
+def _plan_writes(target: Path, files: dict[str, str]) -> WriteReport:
+    report = WriteReport()
+    for relative, content in files.items():
+        path = target / relative
+        if not path.exists():
+            report.created.append(relative)
+        elif path.is_file() and path.read_text(encoding="utf-8", errors="replace") == content:
+            report.unchanged.append(relative)
+        else:
+            report.skipped.append(relative)
+    return report
+
+
+def _write(target: Path, files: dict[str, str], which: list[str]) -> None:
+    for relative in which:
+        path = target / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(files[relative], encoding="utf-8", newline="")
+
+
+# --- the example library ----------------------------------------------------------
+
+# The people of the demo history. Fixed identities and dates make it reproducible.
+EXAMPLE_AUTHOR = Identity("Ana Ruiz", "ana.ruiz@acme.example")
+EXAMPLE_DATE = "2025-03-13T09:00:00+00:00"
+
+
+def example_sops() -> dict[str, str]:
+    """Relative path -> text of the packaged example SOPs."""
+    base = resource_dir("templates") / "example"
+    return {
+        path.relative_to(base).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted((base / "sops").rglob("*.md"))
+    }
+
+
+def _init_example(target: Path, dry_run: bool) -> WriteReport:
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise UsageError(
+            "already exists and is not empty; give a new folder for the example", target
+        )
+    config = Config(name=EXAMPLE_NAME)
+    sops = example_sops()
+    files = {**init_files(config, sops), **sops}
+    report = WriteReport(created=sorted(files))
+    if dry_run:
+        return report
+    try:
+        repo = _ensure_repo(target, config)
+        _write(target, files, report.created)
+        repo.commit_paths(["."], "chore: start the Acme SOP library", EXAMPLE_AUTHOR, EXAMPLE_DATE)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)  # it was empty: leave nothing half-made
+        raise
+    return report
+
+
+# --- new SOPs and drafts ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewSop:
+    sop_id: str
+    path: str
+    branch: str | None
+
+
+def check_title(title: str) -> str:
+    title = unicodedata.normalize("NFC", title).strip()
+    if not title:
+        raise UsageError('the title is empty; give the SOP a title, e.g. "Deployment Process"')
+    if any(unicodedata.category(c).startswith("C") for c in title):
+        raise UsageError("the title must be one line of text without control characters")
+    if len(title) > TITLE_MAX:
+        raise UsageError(f"the title is longer than {TITLE_MAX} characters; shorten it")
+    return title
+
+
+def draft_branch(sop_id: str, slug: str) -> str:
+    return f"draft/{sop_id}-{slug}"
+
+
+def new_sop(
+    lib: Library,
+    title: str,
+    dept_code: str,
+    *,
+    owner: str | None = None,
+    description: str | None = None,
+    tags: list[str] | None = None,
+    branch: bool = True,
+    today: dt.date | None = None,
+    dry_run: bool = False,
+) -> NewSop:
+    """Allocate the next id in DEPT, render the template, create the draft branch."""
+    title = check_title(title)
+    dept = department(lib.config, dept_code.upper())
+    config, repo = lib.config, lib.repo
+    names = [f.path for f in sop_files(lib.root, config)]
+    names += repo.paths_on_all_branches(config.root) if repo.has_commits() else []
+    names += repo.tag_names() + repo.branch_names()
+    sop_id = next_id(dept.code, names)
+    relative = sop_path(config, dept, sop_id, title)
+    target = (lib.root / relative).resolve()
+    if not target.is_relative_to((lib.root / config.root / dept.folder).resolve()):
+        raise UsageError(
+            f"'{relative}' would lie outside the department folder"
+        )  # defence in depth
+    identity = repo.identity()
+    context = {
+        "title": title,
+        "sop_id": sop_id,
+        "description": _one_line(description) or f"What the {title} procedure covers, in one line",
+        "date": (today or dt.date.today()).isoformat(),
+        "owner": _one_line(owner) or f"{dept.name} / {identity.name if identity else 'Owner'}",
+        "tags": _tags(tags, dept),
+        "department": dept,
+    }
+    text = render("sop.md.j2", context, lib.root)
+    parse_document(text, relative)  # a library template that renders broken YAML stops here
+    branch_name = draft_branch(sop_id, slugify(title)) if branch else None
+    if dry_run:
+        return NewSop(sop_id, relative, branch_name)
+    if branch_name is not None:
+        if repo.branch_exists(branch_name):
+            raise UsageError(f"branch '{branch_name}' already exists; check it out instead")
+        repo.create_branch(branch_name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("x", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+    return NewSop(sop_id, relative, branch_name)
+
+
+def _one_line(value: str | None) -> str:
+    return " ".join(value.split()) if value else ""
+
+
+def _tags(tags: list[str] | None, dept: Department) -> list[str]:
+    chosen = ["sop", dept.folder.rsplit("/", 1)[-1].lower()]
+    for tag in tags or []:
+        for part in tag.split(","):
+            word = part.strip()
+            if word and word not in chosen:
+                chosen.append(word)
+    return chosen
+
+
+def start_draft(lib: Library, sop_id: str, dry_run: bool = False) -> str:
+    """Create and check out the revision draft branch of an existing SOP."""
+    sop_id = sop_id.upper()
+    match = next((f for f in sop_files(lib.root, lib.config) if f.id_from_name == sop_id), None)
+    if match is None:
+        raise UsageError(
+            f"no SOP file with id {sop_id} under '{lib.config.root}/'; see 'sopgit status'"
+        )
+    name = Path(match.path).stem
+    slug = name[len(sop_id) + 1 :] if name.startswith(f"{sop_id}-") else slugify(name)
+    branch = draft_branch(sop_id, slug or "revision")
+    if lib.repo.branch_exists(branch):
+        raise UsageError(
+            f"branch '{branch}' already exists; check it out with 'git switch {branch}'"
+        )
+    if not dry_run:
+        lib.repo.create_branch(branch)
+    return branch
