@@ -74,7 +74,7 @@ def parse_document(text: str, path: str = "<text>") -> Document:
     try:
         meta = YAMLHandler().load(source) if source.strip() else {}
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        mark = getattr(err, "context_mark", None) or getattr(err, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
         problem = getattr(err, "problem", None) or "cannot be parsed"
         raise DocumentError(
