@@ -37,9 +37,11 @@ def check_library(lib: Library, paths: Iterable[Path] = (), *, staged: bool = Fa
         f.path: (root / f.path).read_text(encoding="utf-8", errors="replace")
         for f in sop_files(root, config)
     }
-    targets = _targets(root, list(paths)) if paths else sorted(library_texts)
-    if staged:
+    if staged:  # the paths come from the index; the work tree may lack them
+        targets = [relative_to_root(root, p) or str(p) for p in paths]
         library_texts.update(lib.repo.staged_text(targets))
+    else:
+        targets = _targets(root, list(paths)) if paths else sorted(library_texts)
     texts = {p: library_texts[p] if p in library_texts else _read(root, p) for p in targets}
     ids = ((path, sop_id_of(text)) for path, text in {**library_texts, **texts}.items())
     facts = LibraryFacts(

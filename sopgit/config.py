@@ -54,7 +54,7 @@ class Config:
     )
     review_interval_days: int = 365
     approval_required: tuple[str, ...] = ()
-    approval_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    approval_roles: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: {"peer": ("*",)})
     commit_msg: str = "warn"
 
     def department_for_folder(self, folder: str) -> Department | None:
@@ -206,10 +206,10 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, text: str = 
                 checked[role] = _string_list(signers)
             except ValueError as err:
                 raise fail(f"approval.roles.{role}", str(err)) from None
-        values["approval_roles"] = checked
+        values["approval_roles"] = {"peer": ("*",), **checked}
     config = Config(**values)
     for role in config.approval_required:
-        if role not in config.approval_roles and role != "peer":
+        if role not in config.approval_roles:
             raise fail(
                 "approval.required", f"roles listed under [approval.roles]; add '{role}' there"
             )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sopgit.checking import CheckResult, check_library
-from sopgit.commits import is_git_generated, parse_header, strip_comments
+from sopgit.commits import is_git_generated, is_release, parse_header, parse_message, strip_comments
 from sopgit.errors import UsageError
 from sopgit.gitrepo import GitRepo
 from sopgit.library import id_in_name, is_under
@@ -49,7 +49,9 @@ def install_hooks(
                 directory,
             )
         keep = legacy if move or legacy.exists() else None
-        planned.append((hook, target, keep, script.replace("@SOPGIT_PYTHON@", python)))
+        # The script holds the path in '...'; a quote in it is written '\'' (close, \', reopen).
+        quoted = python.replace("'", "'\\''")
+        planned.append((hook, target, keep, script.replace("@SOPGIT_PYTHON@", quoted)))
     if dry_run:
         return [Installed(hook, target, legacy) for hook, target, legacy, _ in planned]
     directory.mkdir(parents=True, exist_ok=True)
@@ -83,7 +85,7 @@ def commit_msg_problem(lib: Library, message_file: Path) -> str | None:
     ids = sorted(
         {i for p in lib.repo.staged_paths() if _sop_path(lib, p) for i in [id_in_name(p)] if i}
     )
-    if not ids or not message or is_git_generated(message):
+    if not ids or not message or is_git_generated(message) or is_release(parse_message(message)):
         return None
     header = parse_header(message)
     example = f"docs({ids[0]}): what changed"

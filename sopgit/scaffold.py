@@ -26,7 +26,8 @@ from sopgit.resources import resource_dir
 from sopgit.workspace import Library
 
 EXAMPLE_NAME = "Acme SOP Library"
-GITHUB_HANDLE = re.compile(r"(?<![\w.])@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:/[\w.-]+)?")
+# A team slug never ends in "." (so "@acme/sre." at the end of a sentence is @acme/sre).
+GITHUB_HANDLE = re.compile(r"(?<![\w.])@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:/[\w.-]*[\w-])?")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 TITLE_MAX = 120
 
@@ -209,8 +210,13 @@ def check_title(title: str) -> str:
     title = unicodedata.normalize("NFC", title).strip()
     if not title:
         raise UsageError('the title is empty; give the SOP a title, e.g. "Deployment Process"')
-    if any(unicodedata.category(c).startswith("C") for c in title):
+    # Zl/Zp: U+2028/U+2029 break lines too (str.splitlines, and so the SOP parser).
+    if any(
+        unicodedata.category(c)[0] == "C" or unicodedata.category(c) in ("Zl", "Zp") for c in title
+    ):
         raise UsageError("the title must be one line of text without control characters")
+    # The frontmatter holds the title with single spaces; the heading must say the same.
+    title = " ".join(title.split())
     if len(title) > TITLE_MAX:
         raise UsageError(f"the title is longer than {TITLE_MAX} characters; shorten it")
     return title
@@ -250,9 +256,11 @@ def new_sop(
     context = {
         "title": title,
         "sop_id": sop_id,
-        "description": _one_line(description) or f"What the {title} procedure covers, in one line",
+        "description": _one_line(description, "--description")
+        or f"What the {title} procedure covers, in one line",
         "date": (today or dt.date.today()).isoformat(),
-        "owner": _one_line(owner) or f"{dept.name} / {identity.name if identity else 'Owner'}",
+        "owner": _one_line(owner, "--owner")
+        or f"{dept.name} / {identity.name if identity else 'Owner'}",
         "tags": _tags(tags, dept),
         "department": dept,
     }
@@ -261,24 +269,32 @@ def new_sop(
     branch_name = draft_branch(sop_id, slugify(title)) if branch else None
     if dry_run:
         return NewSop(sop_id, relative, branch_name)
+    previous = repo.current_branch()
     if branch_name is not None:
         if repo.branch_exists(branch_name):
             raise UsageError(f"branch '{branch_name}' already exists; check it out instead")
         repo.create_branch(branch_name)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("x", encoding="utf-8", newline="") as handle:
-        handle.write(text)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("x", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    except OSError as err:
+        if branch_name is not None and previous is not None:  # leave no branch behind
+            repo.switch_back(previous, branch_name)
+        raise UsageError(f"cannot write the SOP file ({err.strerror})", relative) from None
     return NewSop(sop_id, relative, branch_name)
 
 
-def _one_line(value: str | None) -> str:
+def _one_line(value: str | None, option: str) -> str:
+    if value and any(unicodedata.category(c) == "Cc" and c not in "\t\n" for c in value):
+        raise UsageError(f"{option} must be plain text without control characters")
     return " ".join(value.split()) if value else ""
 
 
 def _tags(tags: list[str] | None, dept: Department) -> list[str]:
     chosen = ["sop", dept.folder.rsplit("/", 1)[-1].lower()]
     for tag in tags or []:
-        for part in tag.split(","):
+        for part in _one_line(tag, "--tag").split(","):
             word = part.strip()
             if word and word not in chosen:
                 chosen.append(word)

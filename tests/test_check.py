@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import commit_all, git, tree_state
+
 from sopgit.lint import RULES
 
 ENG1 = "sops/engineering/ENG-001-deployment-process.md"

@@ -1,0 +1,58 @@
+"""The installed package: entry points, shipped resources, fast start."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sopgit
+from sopgit.resources import resource_dir
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.skipif(
+    os.environ.get("SOPGIT_TEST_INSTALLED") != "1", reason="CI sets SOPGIT_TEST_INSTALLED=1"
+)
+def test_tests_run_against_the_installed_wheel():
+    package = Path(sopgit.__file__).resolve().parent
+    assert not package.is_relative_to(CHECKOUT), f"imported from the checkout: {package}"
+    assert resource_dir("templates") == package / "_data" / "templates"
+    assert resource_dir("hooks") == package / "_data" / "hooks"
+
+
+def test_templates_and_hooks_ship_with_the_package():
+    templates = resource_dir("templates")
+    assert (templates / "sop.md.j2").is_file()
+    assert len(list((templates / "example" / "sops").rglob("*.md"))) == 14
+    for hook in ("pre-commit", "commit-msg"):
+        assert os.access(resource_dir("hooks") / hook, os.X_OK)
+
+
+def test_python_dash_m_and_console_script_agree():
+    module = subprocess.run(
+        [sys.executable, "-m", "sopgit", "--version"], capture_output=True, text=True
+    )
+    assert module.returncode == 0
+    assert module.stdout.startswith("sopgit ")
+    script = Path(sys.executable).parent / "sopgit"
+    assert subprocess.run([script, "--version"], capture_output=True, text=True).stdout == (
+        module.stdout
+    )
+
+
+def test_help_imports_no_heavy_modules():
+    """`sopgit --help` must not pay for git, jinja2 or YAML: they load per command."""
+    code = (
+        "import sys\n"
+        "from sopgit.cli import cli\n"
+        "try:\n    cli(['--help'], prog_name='sopgit')\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('git', 'jinja2', 'yaml', 'frontmatter', 'semver')"
+        " if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip().endswith("[]"), done.stdout
