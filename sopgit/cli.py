@@ -5,7 +5,9 @@ Modules beyond click are imported inside each command so `sopgit --help` stays f
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -188,6 +190,197 @@ def _print_check(result: CheckResult, fmt: str) -> None:
     summary += f"{result.errors} error{'s' * (result.errors != 1)}, "
     summary += f"{result.warnings} warning{'s' * (result.warnings != 1)}"
     click.echo(summary, err=True)
+
+
+def _today() -> dt.date:
+    """Today, or SOPGIT_TODAY (YYYY-MM-DD) so that scripts and tests need no clock."""
+    fixed = os.environ.get("SOPGIT_TODAY")
+    if fixed:
+        try:
+            return dt.date.fromisoformat(fixed)
+        except ValueError:
+            raise click.UsageError(f"SOPGIT_TODAY={fixed!r} is not a date YYYY-MM-DD") from None
+    return dt.date.today()
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=FORMATS, default="text", help="text or json.")
+@click.pass_context
+def status(ctx: click.Context, fmt: str) -> None:
+    """One row per SOP: version, state, pending bump and next version, review due."""
+    from sopgit.snapshot import load_snapshot
+    from sopgit.status import status_rows
+
+    snapshot = load_snapshot(_library(ctx))
+    rows = status_rows(snapshot, _today())
+    if fmt == "json":
+        click.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    header = ["ID", "TITLE", "VERSION", "STATE", "PENDING", "NEXT", "UPDATED", "REVIEW DUE"]
+    body = [
+        [
+            r.id,
+            r.title,
+            r.shown_version or "-",
+            r.state,
+            f"{r.pending} ({r.bump})" if r.pending else "-",
+            r.next_version or "-",
+            r.last_updated or "-",
+            r.review_due or "-",
+        ]
+        for r in rows
+    ]
+    click.echo(_table(body, header))
+    if not snapshot.on_release_branch and snapshot.branch:
+        click.echo(
+            f"(on branch {snapshot.branch}: versions with pending changes show as drafts)", err=True
+        )
+
+
+@cli.command()
+@click.argument("sop_id", metavar="ID")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    help="text, markdown (the managed table) or json.",
+)
+@click.pass_context
+def history(ctx: click.Context, sop_id: str, fmt: str) -> None:
+    """The revision history of one SOP, derived from its release tags."""
+    from sopgit.history import history_rows, table_lines
+    from sopgit.snapshot import load_snapshot
+
+    snapshot = load_snapshot(_library(ctx))
+    sop = snapshot.sop(sop_id)
+    version = snapshot.version(sop.sop_id)
+    rows = history_rows(version)
+    if fmt == "markdown":
+        click.echo("\n".join(table_lines(rows)))
+        return
+    pending = [
+        {
+            "commit": c.commit.sha,
+            "subject": c.commit.subject,
+            "author": c.commit.author_name,
+            "bump": c.bump,
+            "pull_request": c.pull_request,
+        }
+        for c in version.pending
+    ]
+    if fmt == "json":
+        data = {
+            "id": sop.sop_id,
+            "title": sop.meta("title", sop.sop_id),
+            "path": sop.path,
+            "version": str(version.current) if version.current else None,
+            "next_version": str(version.next) if version.next else None,
+            "bump": version.bump,
+            "releases": [row.as_dict() for row in rows],
+            "pending": pending,
+        }
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"{sop.sop_id} {sop.meta('title')} ({sop.path})")
+    if rows:
+        body = [[r.version, r.date, r.description, r.author, r.approved_by or "-"] for r in rows]
+        click.echo(_table(body, ["VERSION", "DATE", "DESCRIPTION", "AUTHOR", "APPROVED BY"]))
+    else:
+        click.echo("not released yet")
+    if version.pending:
+        click.echo(
+            f"\nPending: {len(version.pending)} change(s), next {version.next} ({version.bump})"
+        )
+        for change in version.pending:
+            click.echo(f"  {change.commit.sha[:10]} {change.bump:5} {change.commit.subject}")
+
+
+@cli.command()
+@click.argument("sop_ids", nargs=-1, metavar="[ID]...")
+@click.option("--major", is_flag=True, help="Cut a major version whatever the commits say.")
+@click.option("--minor", is_flag=True, help="Cut a minor version whatever the commits say.")
+@click.option("--patch", is_flag=True, help="Cut a patch version whatever the commits say.")
+@click.option("--message", "-m", help="The description of this version in the history.")
+@click.option("--date", "date", help="The release date YYYY-MM-DD (default: today).")
+@click.option("--dry-run", is_flag=True, help="Print the diffs, the commit and the tags only.")
+@click.option("--push", is_flag=True, help="Push the commit and the new tags to the remote.")
+@click.option("--sign", is_flag=True, help="Sign the tags (git's gpg or ssh signing setup).")
+@click.option(
+    "--allow-branch", is_flag=True, help="Release on a branch other than the release branch."
+)
+@click.pass_context
+def release(
+    ctx: click.Context,
+    sop_ids: tuple[str, ...],
+    major: bool,
+    minor: bool,
+    patch: bool,
+    message: str | None,
+    date: str | None,
+    dry_run: bool,
+    push: bool,
+    sign: bool,
+    allow_branch: bool,
+) -> None:
+    """Cut versions: update the files, make one commit and one annotated tag per SOP."""
+    from sopgit.release import (
+        apply_release,
+        bump_option,
+        plan_release,
+        preflight,
+        push_release,
+        release_lock,
+    )
+    from sopgit.snapshot import load_snapshot
+
+    lib = _library(ctx)
+    release_date = _today()
+    if date:
+        try:
+            release_date = dt.date.fromisoformat(date)
+        except ValueError:
+            raise click.BadParameter(
+                f"{date!r} is not a date YYYY-MM-DD", param_hint="--date"
+            ) from None
+    force = bump_option(major, minor, patch)
+    with release_lock(lib.repo.git_dir()):
+        snapshot = load_snapshot(lib)
+        plan = plan_release(
+            snapshot, list(sop_ids), force_bump=force, message=message, date=release_date
+        )
+        preflight(snapshot, plan, allow_branch)
+        if dry_run:
+            for update in plan.updates:
+                click.echo(update.diff())
+            click.echo("commit:\n" + _indent(plan.commit_message))
+            for tag in plan.tags:
+                click.echo(f"tag {tag.name}:\n" + _indent(tag.message))
+            return
+        commit = apply_release(snapshot, plan, sign=sign)
+    for tag in plan.tags:
+        click.echo(
+            f"{tag.sop_id} {tag.previous or '-'} -> {tag.version} ({tag.bump})  tag {tag.name}"
+        )
+    click.echo(f"release commit {commit[:10]}", err=True)
+    if push:
+        push_release(snapshot, plan)
+        click.echo(
+            f"pushed {snapshot.branch} and {len(plan.tags)} tag(s) to {lib.config.remote}", err=True
+        )
+
+
+def _indent(text: str) -> str:
+    return "".join(f"    {line}" for line in text.splitlines(keepends=True))
 
 
 @cli.group()

@@ -1,4 +1,5 @@
-"""Conventional Commit parsing (pure). Any message is still a commit; parsing never raises."""
+"""Conventional Commit and trailer parsing (pure). Any message is still a commit; parsing
+never raises."""
 
 from __future__ import annotations
 
@@ -8,8 +9,16 @@ from dataclasses import dataclass
 HEADER = re.compile(
     r"^(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<breaking>!)?: (?P<subject>\S.*)$"
 )
+# A trailer or footer line: `Token: value` or `Token #value` (git-interpret-trailers style).
+TRAILER = re.compile(
+    r"^(?P<key>[A-Za-z][\w-]*|BREAKING CHANGE|BREAKING-CHANGE)(?::[ \t]*| #)(?P<value>.*)$"
+)
 # Messages git writes itself; they need no Conventional Commit header.
 GIT_GENERATED = re.compile(r"^(Merge |Revert \"|fixup! |squash! |amend! )")
+BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE: ", re.MULTILINE)
+MERGE_PR = re.compile(r"^Merge pull request #(?P<number>\d+) from ")
+SQUASH_PR = re.compile(r"\(#(?P<number>\d+)\)\s*$")
+RELEASE_TRAILER = "Sopgit-Release"
 
 
 @dataclass(frozen=True)
@@ -18,6 +27,31 @@ class Header:
     scopes: tuple[str, ...]
     breaking: bool
     subject: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """A commit message, understood: header (if conventional), trailers, breaking flag."""
+
+    subject: str  # the first line, as written
+    header: Header | None
+    body: str
+    trailers: tuple[tuple[str, str], ...]
+    breaking: bool
+
+    @property
+    def type(self) -> str | None:
+        return self.header.type if self.header else None
+
+    def trailer_values(self, key: str) -> list[str]:
+        wanted = key.lower()
+        return [value for k, value in self.trailers if k.lower() == wanted]
+
+    @property
+    def description(self) -> str:
+        """What changed, for a history row: the header's subject, or the first line."""
+        text = self.header.subject if self.header else self.subject
+        return text[:1].upper() + text[1:]
 
 
 def strip_comments(message: str) -> str:
@@ -46,5 +80,55 @@ def parse_header(message: str) -> Header | None:
     )
 
 
+def parse_message(message: str) -> Message:
+    text = message.replace("\r\n", "\n").strip("\n")
+    subject, _, rest = text.partition("\n")
+    header = parse_header(subject)
+    paragraphs = re.split(r"\n[ \t]*\n", rest.strip("\n")) if rest.strip() else []
+    trailers: list[tuple[str, str]] = []
+    if paragraphs and _is_trailer_block(paragraphs[-1]):
+        trailers = _trailers(paragraphs.pop())
+    breaking = bool(header and header.breaking) or bool(BREAKING_FOOTER.search(rest))
+    return Message(subject.strip(), header, "\n\n".join(paragraphs), tuple(trailers), breaking)
+
+
+def _is_trailer_block(paragraph: str) -> bool:
+    lines = [line for line in paragraph.splitlines() if line.strip()]
+    starts = [line for line in lines if not line[:1].isspace()]
+    return bool(starts) and all(TRAILER.match(line) for line in starts)
+
+
+def _trailers(paragraph: str) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for line in paragraph.splitlines():
+        if line[:1].isspace() and found:  # a folded continuation line
+            key, value = found[-1]
+            found[-1] = (key, f"{value} {line.strip()}")
+            continue
+        match = TRAILER.match(line)
+        if match:
+            found.append((match.group("key"), match.group("value").strip()))
+    return found
+
+
 def is_git_generated(message: str) -> bool:
     return bool(GIT_GENERATED.match(message))
+
+
+def pull_request_number(subject: str) -> int | None:
+    """The PR behind a merge (`Merge pull request #12 from ...`) or squash (`Title (#12)`)."""
+    match = MERGE_PR.match(subject) or SQUASH_PR.search(subject)
+    return int(match.group("number")) if match else None
+
+
+def bump_for(message: Message, rules: dict[str, str]) -> str:
+    """The bump MESSAGE asks for under RULES (commit type -> major/minor/patch)."""
+    if message.breaking:
+        return rules.get("breaking", "major")
+    if message.type and message.type in rules and message.type not in ("breaking", "default"):
+        return rules[message.type]
+    return rules.get("default", "patch")
+
+
+def is_release(message: Message) -> bool:
+    return bool(message.trailer_values(RELEASE_TRAILER))

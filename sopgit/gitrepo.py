@@ -6,6 +6,7 @@ Git runs without a shell, and paths always follow `--`.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -15,12 +16,79 @@ import git
 from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
 from sopgit.errors import RepoError
+from sopgit.model import Commit, FileChange, Tag
 
 
 @dataclass(frozen=True)
 class Identity:
     name: str
     email: str
+
+
+# One record per commit: \x1e, then NUL-separated fields; git appends the file changes.
+LOG_FORMAT = "%x1e%H%x00%P%x00%an%x00%ae%x00%at%x00%ct%x00%B%x00"
+TAG_FORMAT = (
+    "%1e%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objectname)"
+    "%00%(taggername)%00%(taggeremail:trim)%00%(taggerdate:raw)%00%(contents)"
+)
+SIGNATURE = re.compile(r"-----BEGIN (?:PGP|SSH) SIGNATURE-----.*", re.DOTALL)
+
+
+def parse_log(text: str) -> list[Commit]:
+    commits = []
+    for record in text.split("\x1e")[1:]:
+        fields = record.split("\0")
+        sha, parents, name, email, author_time, commit_time, message = fields[:7]
+        commits.append(
+            Commit(
+                sha=sha,
+                parents=tuple(parents.split()),
+                author_name=name,
+                author_email=email,
+                author_time=int(author_time),
+                commit_time=int(commit_time),
+                message=message,
+                changes=_changes(fields[7:]),
+            )
+        )
+    return commits
+
+
+def _changes(tokens: list[str]) -> tuple[FileChange, ...]:
+    changes = []
+    index = 0
+    while index < len(tokens):
+        status = tokens[index].lstrip("\n")
+        index += 1
+        if not status:
+            continue
+        kind = status[0]
+        if kind in "RC":
+            changes.append(FileChange(kind, tokens[index + 1], tokens[index]))
+            index += 2
+        else:
+            changes.append(FileChange(kind, tokens[index]))
+            index += 1
+    return tuple(changes)
+
+
+def parse_tags(text: str) -> list[Tag]:
+    tags = []
+    for record in text.split("\x1e")[1:]:
+        name, kind, obj, peeled, tagger, email, date, contents = record.split("\0", 7)
+        annotated = kind == "tag"
+        tags.append(
+            Tag(
+                name=name,
+                target=peeled if annotated else obj,
+                annotated=annotated,
+                tagger_name=tagger,
+                tagger_email=email,
+                time=int(date.split()[0]) if date.strip() else 0,
+                message=SIGNATURE.sub("", contents).strip() if annotated else "",
+            )
+        )
+    return tags
 
 
 class GitRepo:
@@ -146,6 +214,54 @@ class GitRepo:
         path = Path(self.run("rev-parse", "--git-path", "hooks").strip())
         return path if path.is_absolute() else self.root / path
 
+    def scan_history(self, rev: str = "HEAD") -> list[Commit]:
+        """Every commit reachable from REV, newest first, with the files it touched.
+
+        One git process whatever the size of the library: renames are detected (-M) so
+        that histories follow them; merges are kept (they carry pull-request numbers
+        and approval trailers) but list no files.
+        """
+        if not self.has_commits():
+            return []
+        raw = self.run_bytes(
+            "log", "-z", "--name-status", "-M", f"--format={LOG_FORMAT}", rev, "--"
+        )
+        return parse_log(raw.decode("utf-8", errors="replace"))
+
+    def tags(self) -> list[Tag]:
+        """Every tag with its target commit and, for annotated tags, tagger and message."""
+        raw = self.run_bytes("for-each-ref", f"--format={TAG_FORMAT}", "refs/tags")
+        return parse_tags(raw.decode("utf-8", errors="replace"))
+
+    def parents_outside(self, targets: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Parents of the commits reachable from TARGETS but not from HEAD (one process)."""
+        wanted = sorted(set(targets))
+        if not wanted:
+            return {}
+        out = self.run("rev-list", "--parents", *wanted, "--not", "HEAD", "--")
+        graph: dict[str, tuple[str, ...]] = {}
+        for line in out.splitlines():
+            sha, *parents = line.split()
+            graph[sha] = tuple(parents)
+        return graph
+
+    def git_dir(self) -> Path:
+        path = Path(self.run("rev-parse", "--git-dir").strip())
+        return path if path.is_absolute() else self.root / path
+
+    def is_shallow(self) -> bool:
+        return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
+
+    def head(self) -> str:
+        return self.run("rev-parse", "--verify", "HEAD").strip()
+
+    def run_bytes(self, *args: str) -> bytes:
+        try:
+            output: bytes = self._repo.git.execute(["git", *args], stdout_as_string=False)
+        except GitCommandError as err:
+            raise RepoError(f"git {args[0]} failed: {_reason(err)}", self.root) from None
+        return output
+
     # --- writing -----------------------------------------------------------------
 
     def create_branch(self, name: str, checkout: bool = True) -> None:
@@ -153,6 +269,11 @@ class GitRepo:
             self.run("checkout", "--quiet", "-b", name)
         else:
             self.run("branch", "--quiet", name)
+
+    def switch_back(self, previous: str, created: str) -> None:
+        """Undo create_branch: check out PREVIOUS again and delete CREATED."""
+        self.run("checkout", "--quiet", previous)
+        self.run("branch", "--quiet", "-D", created)
 
     def commit_paths(self, paths: Iterable[str], message: str, author: Identity, date: str) -> None:
         """Commit PATHS as AUTHOR at DATE (also the committer), for generated history."""

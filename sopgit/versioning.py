@@ -54,3 +54,27 @@ def released_versions(tags: Iterable[str], tag_format: str) -> dict[str, list[se
 def current_versions(tags: Iterable[str], tag_format: str) -> dict[str, semver.Version]:
     """The current version of each released SOP: the highest semver among its tags."""
     return {sop_id: versions[0] for sop_id, versions in released_versions(tags, tag_format).items()}
+
+
+BUMP_ORDER = {"patch": 1, "minor": 2, "major": 3}
+
+
+def largest_bump(bumps: Iterable[str]) -> str | None:
+    """The largest of BUMPS (major > minor > patch), or None when there are none."""
+    return max(bumps, key=BUMP_ORDER.__getitem__, default=None)
+
+
+def next_version(current: semver.Version | None, bump: str, initial: str) -> semver.Version:
+    """The version a release cuts: the initial one first, then CURRENT bumped."""
+    if current is None:
+        return semver.Version.parse(initial)
+    if bump == "major":
+        return current.bump_major()
+    if bump == "minor":
+        return current.bump_minor()
+    return current.bump_patch()
+
+
+def draft_version(next_: semver.Version, pending: int) -> semver.Version:
+    """The version shown off the release branch: `{next}-draft.{n}`."""
+    return next_.replace(prerelease=f"draft.{pending}")

@@ -1,0 +1,318 @@
+"""From plain records (commits, tags, SOP paths) to versions and revision histories (pure)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import semver
+
+from sopgit.commits import Message, bump_for, is_release, parse_message, pull_request_number
+from sopgit.config import Config
+from sopgit.document import table_cell
+from sopgit.model import Commit, Tag
+from sopgit.versioning import (
+    draft_version,
+    largest_bump,
+    next_version,
+    parse_version,
+    tag_pattern,
+)
+
+TABLE_HEADER = "| Version | Date | Description | Author | Approved by |"
+TABLE_RULE = "|---------|------|-------------|--------|-------------|"
+
+
+class Ancestry:
+    """Answers "is commit C an ancestor of commit T?" over the history scanned from HEAD.
+
+    Along HEAD's first-parent chain M_0..M_n, every commit gets the index of the first
+    M_i it is an ancestor of. For T on that chain, C is an ancestor of T exactly when
+    its index is at most T's, which makes the common case O(1). Other targets fall back
+    to a walk, done once per target. OUTSIDE holds the parents of commits that are not
+    reachable from HEAD (tags on other branches), so their ancestry can be found too.
+    """
+
+    def __init__(
+        self,
+        commits: Iterable[Commit],
+        head: str | None,
+        outside: Mapping[str, tuple[str, ...]] = {},
+    ) -> None:
+        self.parents = {c.sha: c.parents for c in commits}
+        self.outside = outside
+        chain: list[str] = []
+        sha = head
+        while sha is not None and sha in self.parents:
+            chain.append(sha)
+            sha = self.parents[sha][0] if self.parents[sha] else None
+        chain.reverse()
+        self.mainline = chain
+        self.position: dict[str, int] = {}
+        for index, tip in enumerate(chain):
+            stack = [tip]
+            while stack:
+                current = stack.pop()
+                if current in self.position:
+                    continue
+                self.position[current] = index
+                stack.extend(p for p in self.parents.get(current, ()) if p not in self.position)
+        self._walked: dict[str, set[str]] = {}
+
+    def reachable(self, sha: str) -> bool:
+        """Is SHA reachable from HEAD?"""
+        return sha in self.position
+
+    def is_ancestor(self, commit: str, target: str) -> bool:
+        """Is COMMIT reachable from TARGET (a commit is its own ancestor)?"""
+        if commit == target:
+            return True
+        position = self.position.get(target)
+        if position is not None and self.mainline[position] == target:
+            return self.position.get(commit, len(self.mainline)) <= position
+        return commit in self._ancestors(target)
+
+    def _ancestors(self, target: str) -> set[str]:
+        if target not in self._walked:
+            seen: set[str] = set()
+            stack = [target]
+            while stack:
+                current = stack.pop()
+                if current in seen:
+                    continue
+                seen.add(current)
+                parents = self.parents.get(current) or self.outside.get(current, ())
+                stack.extend(p for p in parents if p not in seen)
+            self._walked[target] = seen
+        return self._walked[target]
+
+    def merge_that_brought(self, commit: str) -> str | None:
+        """The mainline commit whose merge brought COMMIT in (None if COMMIT is mainline)."""
+        position = self.position.get(commit)
+        if position is None or self.mainline[position] == commit:
+            return None
+        return self.mainline[position]
+
+
+def commits_by_path(commits: Iterable[Commit], paths: Mapping[str, str]) -> dict[str, list[Commit]]:
+    """Non-merge commits that touched each SOP, newest first, following renames backwards.
+
+    PATHS maps each SOP's current path to its id. Walking from the newest commit back,
+    a rename `old -> new` of a known path makes `old` a name of the same SOP for all
+    older commits, which is what `git log --follow` does, for every SOP in one pass.
+    """
+    names = dict(paths)
+    touched: dict[str, list[Commit]] = {sop_id: [] for sop_id in paths.values()}
+    for commit in commits:
+        hit: set[str] = set()
+        for change in commit.changes:
+            sop_id = names.get(change.path)
+            if sop_id is None:
+                continue
+            hit.add(sop_id)
+            if change.status == "R" and change.old_path is not None:
+                names.setdefault(change.old_path, sop_id)
+        for sop_id in hit:
+            touched[sop_id].append(commit)
+    return touched
+
+
+@dataclass(frozen=True)
+class Change:
+    """A pending commit of one SOP, understood."""
+
+    commit: Commit
+    message: Message
+    bump: str
+    pull_request: int | None
+
+
+@dataclass(frozen=True)
+class SopVersion:
+    sop_id: str
+    current: semver.Version | None  # the highest released version
+    releases: tuple[tuple[semver.Version, Tag], ...]  # its release tags, highest first
+    pending: tuple[Change, ...]  # newest first
+    bump: str | None  # the largest bump pending; None when nothing is
+    next: semver.Version | None  # what a release would cut; None when nothing is pending
+
+    @property
+    def authors(self) -> list[str]:
+        """Authors of the pending changes, oldest first, each once."""
+        names: list[str] = []
+        for change in reversed(self.pending):
+            if change.commit.author_name not in names:
+                names.append(change.commit.author_name)
+        return names
+
+    @property
+    def pull_requests(self) -> list[int]:
+        return sorted({c.pull_request for c in self.pending if c.pull_request is not None})
+
+    def shown(self, on_release_branch: bool) -> str | None:
+        """The version to show: the next one as `-draft.N` off the release branch."""
+        if self.next is not None and not on_release_branch:
+            return str(draft_version(self.next, len(self.pending)))
+        return str(self.current) if self.current is not None else None
+
+
+def release_tags(
+    tags: Iterable[Tag], tag_format: str
+) -> dict[str, list[tuple[semver.Version, Tag]]]:
+    """Each SOP's release tags, highest version first; prereleases are not releases."""
+    pattern = tag_pattern(tag_format)
+    found: dict[str, list[tuple[semver.Version, Tag]]] = {}
+    for tag in tags:
+        match = pattern.match(tag.name)
+        version = parse_version(match.group("version")) if match else None
+        if match and version is not None and not version.prerelease:
+            found.setdefault(match.group("id"), []).append((version, tag))
+    for versions in found.values():
+        versions.sort(key=lambda pair: pair[0], reverse=True)
+    return found
+
+
+@dataclass
+class History:
+    """Everything the version commands derive, computed once per command."""
+
+    config: Config
+    commits: list[Commit]
+    tags: list[Tag]
+    ancestry: Ancestry
+    touched: dict[str, list[Commit]]
+    tags_by_sop: dict[str, list[tuple[semver.Version, Tag]]] = field(default_factory=dict)
+    by_sha: dict[str, Commit] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        config: Config,
+        commits: list[Commit],
+        tags: list[Tag],
+        paths: Mapping[str, str],
+        head: str | None,
+        outside: Mapping[str, tuple[str, ...]] = {},
+    ) -> History:
+        return cls(
+            config=config,
+            commits=commits,
+            tags=tags,
+            ancestry=Ancestry(commits, head, outside),
+            touched=commits_by_path(commits, paths),
+            tags_by_sop=release_tags(tags, config.tag_format),
+            by_sha={c.sha: c for c in commits},
+        )
+
+    def version(self, sop_id: str, force: str | None = None) -> SopVersion:
+        """SOP_ID's current version and what is pending; FORCE overrides the bump."""
+        released = self.tags_by_sop.get(sop_id, [])
+        current, latest = released[0] if released else (None, None)
+        pending = [
+            self._change(commit)
+            for commit in self.touched.get(sop_id, [])
+            if not (latest and self.ancestry.is_ancestor(commit.sha, latest.target))
+        ]
+        pending = [c for c in pending if not is_release(c.message)]
+        bump = largest_bump(c.bump for c in pending)
+        if bump and current is None:
+            bump = "initial"  # the first release is the initial version, whatever was asked
+        elif bump and force:
+            bump = force
+        return SopVersion(
+            sop_id=sop_id,
+            current=current,
+            releases=tuple(released),
+            pending=tuple(pending),
+            bump=bump,
+            next=next_version(current, bump, self.config.initial_version) if bump else None,
+        )
+
+    def _change(self, commit: Commit) -> Change:
+        message = parse_message(commit.message)
+        merge = self.ancestry.merge_that_brought(commit.sha)
+        number = pull_request_number(commit.subject)
+        if number is None and merge is not None:
+            number = pull_request_number(self.by_sha[merge].subject)
+        return Change(commit, message, bump_for(message, dict(self.config.bump)), number)
+
+
+# --- revision history rows --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    version: str
+    date: str
+    description: str
+    author: str
+    approved_by: str
+    pull_requests: tuple[int, ...]
+    tag: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "version": self.version,
+            "date": self.date,
+            "description": self.description,
+            "author": self.author,
+            "approved_by": self.approved_by,
+            "pull_requests": list(self.pull_requests),
+            "tag": self.tag,
+        }
+
+
+def row_from_tag(version: semver.Version, tag: Tag) -> HistoryRow:
+    """A revision-history row, read back from the release tag's message alone."""
+    message = parse_message(tag.message)
+    date = (message.trailer_values("Release-Date") or [_utc_date(tag.time)])[0]
+    return HistoryRow(
+        version=str(version),
+        date=date,
+        description=_tag_description(message, str(version)),
+        author=", ".join(_name(v) for v in message.trailer_values("Author")) or tag.tagger_name,
+        approved_by=", ".join(_approver(v) for v in message.trailer_values("Approved-by")),
+        pull_requests=tuple(
+            int(n) for v in message.trailer_values("Pull-Request") for n in re.findall(r"\d+", v)
+        ),
+        tag=tag.name,
+    )
+
+
+def _tag_description(message: Message, version: str) -> str:
+    """The description paragraph `Title vX.Y.Z: what changed.`, else the subject."""
+    first = message.body.split("\n\n", 1)[0].strip()
+    match = re.match(rf"^.*? v{re.escape(version)}: (?P<text>.+?)\.?$", first, re.DOTALL)
+    if match:
+        return " ".join(match.group("text").split())
+    return first or message.subject
+
+
+def _name(trailer: str) -> str:
+    """`Ana Ruiz <ana@acme.example>` -> `Ana Ruiz`."""
+    return " ".join(re.sub(r"<[^>]*>", "", trailer).split())
+
+
+def _approver(trailer: str) -> str:
+    """`Lee Chen <lee@acme.example> (manager) 2026-03-02T10:14:00Z` -> `Lee Chen (manager)`."""
+    return _name(re.sub(r"\s+\d{4}-\d{2}-\d{2}T\S*$", "", trailer))
+
+
+def _utc_date(timestamp: int) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).date().isoformat()
+
+
+def history_rows(version: SopVersion) -> list[HistoryRow]:
+    """Every released version of an SOP, oldest first."""
+    return [row_from_tag(number, tag) for number, tag in reversed(version.releases)]
+
+
+def table_lines(rows: Iterable[HistoryRow]) -> list[str]:
+    """The managed Markdown table, header included."""
+    lines = [TABLE_HEADER, TABLE_RULE]
+    for row in rows:
+        cells = (row.version, row.date, row.description, row.author, row.approved_by)
+        lines.append("| " + " | ".join(table_cell(c) for c in cells) + " |")
+    return lines

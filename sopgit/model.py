@@ -1,0 +1,43 @@
+"""Plain records of git history: what the pure core computes from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FileChange:
+    status: str  # A, M, D, R (renamed), C (copied), T (type changed)
+    path: str
+    old_path: str | None = None  # for R and C
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    author_time: int  # seconds since the epoch
+    commit_time: int
+    message: str
+    changes: tuple[FileChange, ...] = ()
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.parents) > 1
+
+    @property
+    def subject(self) -> str:
+        return self.message.split("\n", 1)[0].strip()
+
+
+@dataclass(frozen=True)
+class Tag:
+    name: str
+    target: str  # the commit the tag points at
+    annotated: bool
+    tagger_name: str = ""
+    tagger_email: str = ""
+    time: int = 0  # tagger time; for a lightweight tag, 0
+    message: str = ""

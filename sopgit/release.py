@@ -1,0 +1,287 @@
+"""Cut versions: plan a release (pure), then apply it atomically (all or nothing)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sopgit.commits import RELEASE_TRAILER
+from sopgit.document import update_document
+from sopgit.errors import RepoError, UsageError
+from sopgit.history import HistoryRow, SopVersion, history_rows, table_lines
+from sopgit.snapshot import Snapshot, Sop
+from sopgit.versioning import tag_name
+
+LOCK_FILE = "sopgit-release.lock"
+
+
+@dataclass(frozen=True)
+class FileUpdate:
+    path: str
+    before: str
+    after: str
+
+    def diff(self) -> str:
+        return "".join(
+            difflib.unified_diff(
+                self.before.splitlines(keepends=True),
+                self.after.splitlines(keepends=True),
+                f"a/{self.path}",
+                f"b/{self.path}",
+            )
+        )
+
+
+@dataclass(frozen=True)
+class TagPlan:
+    name: str
+    sop_id: str
+    version: str
+    previous: str | None
+    bump: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    updates: tuple[FileUpdate, ...]
+    tags: tuple[TagPlan, ...]
+    commit_message: str
+    date: str
+
+
+def plan_release(
+    snapshot: Snapshot,
+    ids: list[str],
+    *,
+    force_bump: str | None = None,
+    message: str | None = None,
+    date: dt.date,
+) -> ReleasePlan:
+    """What releasing IDS (default: every SOP with pending changes) would write."""
+    if ids:
+        chosen = [snapshot.sop(sop_id) for sop_id in ids]
+        for sop in chosen:
+            if not snapshot.version(sop.sop_id).pending:
+                raise UsageError(
+                    f"{sop.sop_id} has no changes since its last release; nothing to cut"
+                )
+    else:
+        chosen = [s for s in snapshot.sops.values() if snapshot.version(s.sop_id).pending]
+    if not chosen:
+        raise UsageError("no SOP has changes since its last release; nothing to cut")
+    config = snapshot.lib.config
+    updates, tags = [], []
+    for sop in chosen:
+        if sop.doc is None:
+            raise UsageError(f"{sop.path} does not parse; run 'sopgit check' and fix it first")
+        version = snapshot.version(sop.sop_id, force_bump)
+        assert version.next is not None, "a version with pending changes has a next one"
+        row = _new_row(
+            sop, version, message, date, tag_name(config.tag_format, sop.sop_id, str(version.next))
+        )
+        after = update_document(
+            sop.text,
+            version=str(version.next),
+            last_updated=date.isoformat(),
+            status="effective" if sop.meta("status") == "draft" else None,
+            revision_table=table_lines([*history_rows(version), row]),
+            path=sop.path,
+        )
+        updates.append(FileUpdate(sop.path, sop.text, after))
+        tags.append(_tag_plan(sop, version, row))
+    names = ", ".join(f"{t.sop_id} v{t.version}" for t in tags)
+    if len(tags) > 3:  # keep the subject line short; the trailers name every one
+        names = f"{len(tags)} SOPs"
+    trailers = "\n".join(f"{RELEASE_TRAILER}: {t.sop_id} v{t.version}" for t in tags)
+    return ReleasePlan(
+        updates=tuple(updates),
+        tags=tuple(tags),
+        commit_message=f"release: {names}\n\n{trailers}\n",
+        date=date.isoformat(),
+    )
+
+
+def _new_row(
+    sop: Sop, version: SopVersion, message: str | None, date: dt.date, tag: str
+) -> HistoryRow:
+    if message:
+        description = " ".join(message.split())
+    elif version.current is None:
+        description = "Initial version"
+    else:
+        # The oldest change that asked for the bump being cut says best what changed.
+        deciding = [c for c in reversed(version.pending) if c.bump == version.bump]
+        description = (deciding or list(reversed(version.pending)))[0].message.description
+    return HistoryRow(
+        version=str(version.next),
+        date=date.isoformat(),
+        description=description,
+        author=", ".join(version.authors),
+        approved_by="",
+        pull_requests=tuple(version.pull_requests),
+        tag=tag,
+    )
+
+
+def _tag_plan(sop: Sop, version: SopVersion, row: HistoryRow) -> TagPlan:
+    bump = str(version.bump)
+    changes = "\n".join(
+        f"- {c.commit.subject} ({c.commit.sha[:10]}, {c.commit.author_name})"
+        for c in reversed(version.pending)
+    )
+    authors = {}
+    for change in reversed(version.pending):
+        authors.setdefault(change.commit.author_name, change.commit.author_email)
+    trailers = [
+        f"Sop-Id: {sop.sop_id}",
+        f"Sop-Version: {row.version}",
+        *([f"Previous-Version: {version.current}"] if version.current else []),
+        f"Bump: {bump}",
+        f"Release-Date: {row.date}",
+        *(f"Author: {name} <{email}>" for name, email in authors.items()),
+        *(f"Pull-Request: #{number}" for number in row.pull_requests),
+    ]
+    title = sop.meta("title", sop.sop_id)
+    message = (
+        f"{sop.sop_id} v{row.version}\n\n"
+        f"{title} v{row.version}: {row.description.rstrip('.')}.\n\n"
+        f"Changes:\n{changes}\n\n" + "\n".join(trailers) + "\n"
+    )
+    return TagPlan(
+        row.tag, sop.sop_id, row.version, str(version.current or "") or None, bump, message
+    )
+
+
+def bump_option(major: bool, minor: bool, patch: bool) -> str | None:
+    chosen = [name for name, on in (("major", major), ("minor", minor), ("patch", patch)) if on]
+    if len(chosen) > 1:
+        raise UsageError("give at most one of --major, --minor, --patch")
+    return chosen[0] if chosen else None
+
+
+# --- applying ---------------------------------------------------------------------
+
+
+def preflight(snapshot: Snapshot, plan: ReleasePlan, allow_branch: bool) -> None:
+    """Refuse, before anything is written, what would make the release wrong or unsafe."""
+    repo, config = snapshot.lib.repo, snapshot.lib.config
+    if snapshot.head is None:
+        raise RepoError("has no commits yet; commit the SOPs before releasing", repo.root)
+    if snapshot.branch is None:
+        raise RepoError("HEAD is detached; check out the release branch first", repo.root)
+    if repo.is_shallow():
+        raise RepoError(
+            "is a shallow clone, so versions cannot be derived; run 'git fetch --unshallow'",
+            repo.root,
+        )
+    if snapshot.branch != config.release_branch and not allow_branch:
+        raise UsageError(
+            f"releases are cut on '{config.release_branch}', not '{snapshot.branch}'; "
+            "switch branch or pass --allow-branch"
+        )
+    if repo.is_dirty():
+        raise RepoError("has uncommitted changes; commit or stash them before releasing", repo.root)
+    existing = set(repo.tag_names())
+    for tag in plan.tags:
+        if tag.name in existing:
+            raise RepoError(f"tag {tag.name} already exists; nothing was released", repo.root)
+
+
+@contextmanager
+def release_lock(git_dir: Path) -> Iterator[None]:
+    """One release at a time per repository."""
+    lock = git_dir / LOCK_FILE
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        raise RepoError(
+            "another sopgit release is running here; if none is, delete this file", lock
+        ) from None
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def apply_release(snapshot: Snapshot, plan: ReleasePlan, *, sign: bool = False) -> str:
+    """Write the files, make one commit and one annotated tag per SOP; or nothing at all.
+
+    Returns the release commit. On any failure the files, index, HEAD and tags are put
+    back as they were before the error is raised.
+    """
+    repo, root = snapshot.lib.repo, snapshot.lib.root
+    original = snapshot.head
+    assert original is not None
+    created: list[str] = []
+    committed = False
+    try:
+        for update in plan.updates:
+            (root / update.path).write_text(update.after, encoding="utf-8", newline="")
+        repo.run("add", "--", *(u.path for u in plan.updates))
+        with _message_file(plan.commit_message) as message:
+            repo.run("commit", "--quiet", "--cleanup=verbatim", "-F", message)
+        committed = True
+        commit = repo.head()
+        for tag in plan.tags:
+            with _message_file(tag.message) as message:
+                repo.run(
+                    "tag",
+                    "-s" if sign else "-a",
+                    "--cleanup=verbatim",
+                    "-F",
+                    message,
+                    tag.name,
+                    commit,
+                )
+            created.append(tag.name)
+    except BaseException:
+        _roll_back(snapshot, plan, original, created, committed)
+        raise
+    return commit
+
+
+def _roll_back(
+    snapshot: Snapshot, plan: ReleasePlan, original: str, tags: list[str], committed: bool
+) -> None:
+    repo, root = snapshot.lib.repo, snapshot.lib.root
+    if tags:
+        repo.run("tag", "-d", *tags)
+    if committed:
+        repo.run("update-ref", "-m", "sopgit: roll back a failed release", "HEAD", original)
+    repo.run("reset", "--quiet", original, "--", *(u.path for u in plan.updates))
+    for update in plan.updates:
+        (root / update.path).write_text(update.before, encoding="utf-8", newline="")
+
+
+@contextmanager
+def _message_file(text: str) -> Iterator[str]:
+    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt", delete=False)
+    try:
+        with handle:
+            handle.write(text)
+        yield handle.name
+    finally:
+        os.unlink(handle.name)
+
+
+def push_release(snapshot: Snapshot, plan: ReleasePlan) -> None:
+    """Push the release branch and exactly the new tags, atomically."""
+    lib = snapshot.lib
+    refs = [f"refs/heads/{snapshot.branch}"] + [f"refs/tags/{t.name}" for t in plan.tags]
+    try:
+        lib.repo.run("push", "--atomic", "--quiet", lib.config.remote, *refs)
+    except RepoError as err:
+        raise RepoError(
+            f"the release is made here but the push failed ({err.message}); "
+            f"push it with: git push --atomic {lib.config.remote} {' '.join(refs)}",
+            lib.root,
+        ) from None

@@ -1,0 +1,86 @@
+"""One read of a library: its SOP files, history and tags, for the version commands.
+
+Git is read in a fixed number of processes whatever the library's size: one history
+scan, one tag listing, and one rev-list when a latest tag is not reachable from HEAD.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sopgit.document import Document, parse_document
+from sopgit.errors import DocumentError, UsageError
+from sopgit.history import History, SopVersion
+from sopgit.library import SOP_ID, sop_files
+from sopgit.workspace import Library
+
+
+@dataclass(frozen=True)
+class Sop:
+    sop_id: str
+    path: str
+    text: str
+    doc: Document | None  # None when the file does not parse (check says why)
+
+    def meta(self, key: str, default: str = "") -> str:
+        value = self.doc.meta.get(key) if self.doc else None
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return str(value) if value is not None else default
+
+
+@dataclass
+class Snapshot:
+    lib: Library
+    sops: dict[str, Sop]  # by id, sorted
+    history: History
+    branch: str | None
+    head: str | None
+
+    @property
+    def on_release_branch(self) -> bool:
+        return self.branch == self.lib.config.release_branch
+
+    def version(self, sop_id: str, force: str | None = None) -> SopVersion:
+        return self.history.version(sop_id, force)
+
+    def sop(self, sop_id: str) -> Sop:
+        key = sop_id.upper()
+        if key not in self.sops:
+            raise UsageError(f"no SOP with id {key} in this library; see 'sopgit status'")
+        return self.sops[key]
+
+
+def read_sops(lib: Library) -> dict[str, Sop]:
+    """Every SOP file by id: the frontmatter's sop_id, else the id in the file name."""
+    found: dict[str, Sop] = {}
+    for file in sop_files(lib.root, lib.config):
+        text = (lib.root / file.path).read_text(encoding="utf-8", errors="replace")
+        try:
+            doc: Document | None = parse_document(text, file.path)
+        except DocumentError:
+            doc = None
+        claimed = doc.meta.get("sop_id") if doc else None
+        sop_id = (
+            claimed if isinstance(claimed, str) and SOP_ID.match(claimed) else file.id_from_name
+        )
+        if sop_id and sop_id not in found:
+            found[sop_id] = Sop(sop_id, file.path, text, doc)
+    return dict(sorted(found.items()))
+
+
+def load_snapshot(lib: Library) -> Snapshot:
+    repo = lib.repo
+    sops = read_sops(lib)
+    commits = repo.scan_history()
+    tags = repo.tags()
+    head = commits[0].sha if commits else None
+    history = History.build(
+        lib.config, commits, tags, {s.path: s.sop_id for s in sops.values()}, head
+    )
+    latest = [versions[0][1].target for versions in history.tags_by_sop.values()]
+    unreachable = [t for t in latest if not history.ancestry.reachable(t)]
+    if unreachable:
+        history.ancestry.outside = repo.parents_outside(unreachable)
+    return Snapshot(lib, sops, history, repo.current_branch(), head)

@@ -1,0 +1,77 @@
+"""One row per SOP: version, state, what is pending, when review falls due (pure)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sopgit.history import history_rows
+from sopgit.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    id: str
+    title: str
+    path: str
+    version: str | None  # the latest released version, or None
+    shown_version: str | None  # the version to show here: `-draft.N` off the release branch
+    next_version: str | None  # None when nothing is pending
+    bump: str | None
+    pending: int
+    state: str  # draft, effective, changed, review-due, retired
+    last_updated: str
+    review_due: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "path": self.path,
+            "version": self.version,
+            "shown_version": self.shown_version,
+            "next_version": self.next_version,
+            "bump": self.bump,
+            "pending": self.pending,
+            "state": self.state,
+            "last_updated": self.last_updated,
+            "review_due": self.review_due,
+        }
+
+
+def status_rows(snapshot: Snapshot, today: dt.date) -> list[StatusRow]:
+    interval = dt.timedelta(days=snapshot.lib.config.review_interval_days)
+    rows = []
+    for sop in snapshot.sops.values():
+        version = snapshot.version(sop.sop_id)
+        released = history_rows(version)
+        review_due = None
+        if released:
+            review_due = (dt.date.fromisoformat(released[-1].date) + interval).isoformat()
+        if sop.meta("status") == "retired":
+            state = "retired"
+        elif version.current is None:
+            state = "draft"
+        elif version.pending:
+            state = "changed"
+        elif review_due is not None and review_due <= today.isoformat():
+            state = "review-due"
+        else:
+            state = "effective"
+        rows.append(
+            StatusRow(
+                id=sop.sop_id,
+                title=sop.meta("title", sop.sop_id),
+                path=sop.path,
+                version=str(version.current) if version.current else None,
+                shown_version=version.shown(snapshot.on_release_branch),
+                next_version=str(version.next) if version.next else None,
+                bump=version.bump,
+                pending=len(version.pending),
+                state=state,
+                last_updated=sop.meta("lastUpdated"),
+                review_due=review_due,
+            )
+        )
+    return rows
