@@ -5,7 +5,6 @@ Git runs without a shell, and paths always follow `--`.
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -95,6 +94,7 @@ class GitRepo:
     def __init__(self, repo: git.Repo) -> None:
         self._repo = repo
         self.root = Path(repo.working_tree_dir or ".").resolve()
+        self.env: dict[str, str] = {}  # added to git's environment (see acting_as)
 
     @classmethod
     def open(cls, path: Path) -> GitRepo:
@@ -119,7 +119,7 @@ class GitRepo:
         """Run one git command in the work tree and return its stdout."""
         try:
             output: str = self._repo.git.execute(
-                ["git", *args], env=dict(env) if env else None, strip_newline_in_stdout=False
+                ["git", *args], env={**self.env, **(env or {})}, strip_newline_in_stdout=False
             )
         except GitCommandError as err:
             raise RepoError(f"git {args[0]} failed: {_reason(err)}", self.root) from None
@@ -257,7 +257,9 @@ class GitRepo:
 
     def run_bytes(self, *args: str) -> bytes:
         try:
-            output: bytes = self._repo.git.execute(["git", *args], stdout_as_string=False)
+            output: bytes = self._repo.git.execute(
+                ["git", *args], env=self.env, stdout_as_string=False
+            )
         except GitCommandError as err:
             raise RepoError(f"git {args[0]} failed: {_reason(err)}", self.root) from None
         return output
@@ -275,19 +277,20 @@ class GitRepo:
         self.run("checkout", "--quiet", previous)
         self.run("branch", "--quiet", "-D", created)
 
-    def commit_paths(self, paths: Iterable[str], message: str, author: Identity, date: str) -> None:
-        """Commit PATHS as AUTHOR at DATE (also the committer), for generated history."""
-        self.run("add", "--", *paths)
-        env = {
-            **os.environ,
-            "GIT_AUTHOR_NAME": author.name,
-            "GIT_AUTHOR_EMAIL": author.email,
+    def acting_as(self, person: Identity, date: str) -> None:
+        """Make every later commit and tag by PERSON at DATE (for generated history)."""
+        self.env = {
+            "GIT_AUTHOR_NAME": person.name,
+            "GIT_AUTHOR_EMAIL": person.email,
             "GIT_AUTHOR_DATE": date,
-            "GIT_COMMITTER_NAME": author.name,
-            "GIT_COMMITTER_EMAIL": author.email,
+            "GIT_COMMITTER_NAME": person.name,
+            "GIT_COMMITTER_EMAIL": person.email,
             "GIT_COMMITTER_DATE": date,
         }
-        self.run("commit", "--quiet", "--no-verify", "-m", message, env=env)
+
+    def commit_paths(self, paths: Iterable[str], message: str) -> None:
+        self.run("add", "--", *paths)
+        self.run("commit", "--quiet", "--no-verify", "-m", message)
 
 
 def _reason(err: GitCommandError) -> str:

@@ -13,7 +13,8 @@ from typing import Any
 from sopgit.config import CONFIG_FILE, Config, Department, load_config
 from sopgit.document import parse_document
 from sopgit.errors import DocumentError, UsageError
-from sopgit.gitrepo import GitRepo, Identity
+from sopgit.example import write_history
+from sopgit.gitrepo import GitRepo
 from sopgit.library import (
     department,
     next_id,
@@ -161,10 +162,6 @@ def _write(target: Path, files: dict[str, str], which: list[str]) -> None:
 
 # --- the example library ----------------------------------------------------------
 
-# The people of the demo history. Fixed identities and dates make it reproducible.
-EXAMPLE_AUTHOR = Identity("Ana Ruiz", "ana.ruiz@acme.example")
-EXAMPLE_DATE = "2025-03-13T09:00:00+00:00"
-
 
 def example_sops() -> dict[str, str]:
     """Relative path -> text of the packaged example SOPs."""
@@ -189,7 +186,7 @@ def _init_example(target: Path, dry_run: bool) -> WriteReport:
     try:
         repo = _ensure_repo(target, config)
         _write(target, files, report.created)
-        repo.commit_paths(["."], "chore: start the Acme SOP library", EXAMPLE_AUTHOR, EXAMPLE_DATE)
+        write_history(Library(repo.root, config, repo))
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)  # it was empty: leave nothing half-made
         raise

@@ -79,8 +79,25 @@ def run() -> Callable[..., Result]:
 
 @pytest.fixture
 def library(tmp_path: Path, run: Callable[..., Result]) -> Path:
-    """The example library: 14 SOPs, committed on main."""
+    """A new library holding the 14 example SOPs as unreleased drafts, in one commit on main."""
+    from sopgit.scaffold import example_sops
+
     root = tmp_path / "lib"
+    run("init", str(root))
+    for relative, text in example_sops().items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    for keep in root.glob("sops/*/.gitkeep"):
+        keep.unlink()
+    commit_all(root, "chore: start the library")
+    return root
+
+
+@pytest.fixture
+def example(tmp_path: Path, run: Callable[..., Result]) -> Path:
+    """The example library with its history, as `sopgit init --example` makes it."""
+    root = tmp_path / "example"
     run("init", "--example", str(root))
     return root
 

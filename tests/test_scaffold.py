@@ -253,26 +253,43 @@ def test_init_broken_config_is_a_clean_error(tmp_path, run):
 # --- init --example ---------------------------------------------------------------
 
 
-def test_init_example_creates_the_14_sops_in_one_commit_that_check_clean(tmp_path, run):
+def test_init_example_creates_the_14_sops_with_a_history_that_checks_clean(tmp_path, run):
     root = tmp_path / "demo"
 
     run("init", "--example", str(root))
 
-    assert {p for p in files_of(root) if p.endswith(".md") and p.startswith("sops/")} == (
-        EXAMPLE_SOPS
-    )
-    for path in EXAMPLE_SOPS:
+    renamed = {
+        p.replace("OPS-002-support-escalation", "OPS-002-support-escalation-tiers")
+        for p in EXAMPLE_SOPS
+    }
+    assert {p for p in files_of(root) if p.endswith(".md") and p.startswith("sops/")} == renamed
+    for path in renamed:
         sop_id = Path(path).name[:7]
         assert parse_document((root / path).read_text(encoding="utf-8")).meta["sop_id"] == sop_id
-    assert git(root, "rev-list", "--count", "HEAD").strip() == "1"
     assert current_branch(root) == "main"
     assert git(root, "status", "--porcelain") == ""
+    # Three releases (14 initial versions, then 2, then 1), two merged pull requests,
+    # and a draft still open on its own branch.
+    assert len(git(root, "tag").split()) == 17
+    merges = git(root, "log", "--merges", "--format=%s").splitlines()
+    assert merges == [
+        "Merge pull request #3 from acme/draft/CMP-001-incident-response",
+        "Merge pull request #1 from acme/draft/ENG-001-deployment-process",
+    ]
+    assert "draft/ENG-003-incident-management" in git(root, "branch")
     result = run("-C", str(root), "check")
     assert "14 files checked: 0 errors" in result.stderr
 
 
-def test_init_example_codeowners_names_every_example_sop(library):
-    text = (library / ".github/CODEOWNERS").read_text(encoding="utf-8")
+def test_init_example_is_reproducible(tmp_path, run):
+    run("init", "--example", str(tmp_path / "a"))
+    run("init", "--example", str(tmp_path / "b"))
+    assert git(tmp_path / "a", "rev-parse", "HEAD") == git(tmp_path / "b", "rev-parse", "HEAD")
+    assert git(tmp_path / "a", "for-each-ref") == git(tmp_path / "b", "for-each-ref")
+
+
+def test_init_example_codeowners_names_every_example_sop(example):
+    text = (example / ".github/CODEOWNERS").read_text(encoding="utf-8")
     assert "/sops/engineering/ENG-001-deployment-process.md @acme/release-managers" in text
     assert len([line for line in text.splitlines() if line.startswith("/")]) == 14
 
