@@ -15,7 +15,7 @@ TRAILER = re.compile(
 )
 # Messages git writes itself; they need no Conventional Commit header.
 GIT_GENERATED = re.compile(r"^(Merge |Revert \"|fixup! |squash! |amend! )")
-BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE: ", re.MULTILINE)
+BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE:", re.MULTILINE)
 MERGE_PR = re.compile(r"^Merge pull request #(?P<number>\d+) from ")
 SQUASH_PR = re.compile(r"\(#(?P<number>\d+)\)\s*$")
 RELEASE_TRAILER = "Sopgit-Release"
@@ -103,7 +103,7 @@ def _trailers(paragraph: str) -> list[tuple[str, str]]:
     for line in paragraph.splitlines():
         if line[:1].isspace() and found:  # a folded continuation line
             key, value = found[-1]
-            found[-1] = (key, f"{value} {line.strip()}")
+            found[-1] = (key, f"{value} {line.strip()}".strip())
             continue
         match = TRAILER.match(line)
         if match:

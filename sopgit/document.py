@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import yaml
@@ -42,7 +43,10 @@ class Document:
     meta: dict[str, Any]
     meta_lines: dict[str, int]  # top-level frontmatter key -> its 1-based line
     body_line: int  # 1-based line where the body starts
-    headings: tuple[Heading, ...]
+
+    @cached_property
+    def headings(self) -> tuple[Heading, ...]:
+        return tuple(_headings(split_lines(self.text), self.body_line - 1))
 
     @property
     def lines(self) -> list[str]:
@@ -88,7 +92,6 @@ def parse_document(text: str, path: str = "<text>") -> Document:
         meta=meta,
         meta_lines=_key_lines(lines, end),
         body_line=end + 2,
-        headings=tuple(_headings(lines, end + 1)),
     )
 
 

@@ -96,14 +96,28 @@ class Ancestry:
         return self.mainline[position]
 
 
-def commits_by_path(commits: Iterable[Commit], paths: Mapping[str, str]) -> dict[str, list[Commit]]:
-    """Non-merge commits that touched each SOP, newest first, following renames backwards.
+def commits_by_path(commits: list[Commit], paths: Mapping[str, str]) -> dict[str, list[Commit]]:
+    """Commits that touched each SOP, newest first, following renames backwards.
 
-    PATHS maps each SOP's current path to its id. Walking from the newest commit back,
-    a rename `old -> new` of a known path makes `old` a name of the same SOP for all
-    older commits, which is what `git log --follow` does, for every SOP in one pass.
+    PATHS maps each SOP's current path to its id. Every name a file had is found first,
+    from all renames in the history (so an edit under the old name on one branch and
+    the rename on another both count, whatever order they come in); then each commit
+    is credited to the SOPs whose names it touched. Walking back, a deletion ends a
+    name: an older file at that path was a different document. Merges list no files.
     """
-    names = dict(paths)
+    renamed_from: dict[str, list[str]] = {}
+    for commit in commits:
+        for change in commit.changes:
+            if change.status == "R" and change.old_path is not None:
+                renamed_from.setdefault(change.path, []).append(change.old_path)
+    names: dict[str, str] = {}
+    for path, sop_id in paths.items():
+        stack = [path]
+        while stack:
+            name = stack.pop()
+            if name not in names:
+                names[name] = sop_id
+                stack.extend(renamed_from.get(name, ()))
     touched: dict[str, list[Commit]] = {sop_id: [] for sop_id in paths.values()}
     for commit in commits:
         hit: set[str] = set()
@@ -111,10 +125,11 @@ def commits_by_path(commits: Iterable[Commit], paths: Mapping[str, str]) -> dict
             sop_id = names.get(change.path)
             if sop_id is None:
                 continue
+            if change.status == "D":
+                del names[change.path]
+                continue
             hit.add(sop_id)
-            if change.status == "R" and change.old_path is not None:
-                names.setdefault(change.old_path, sop_id)
-        for sop_id in hit:
+        for sop_id in sorted(hit):
             touched[sop_id].append(commit)
     return touched
 
@@ -167,7 +182,9 @@ def release_tags(
     for tag in tags:
         match = pattern.match(tag.name)
         version = parse_version(match.group("version")) if match else None
-        if match and version is not None and not version.prerelease:
+        # Only annotated tags are releases: a lightweight tag carries no record of
+        # who released what, and would date the release 1970.
+        if match and version is not None and not version.prerelease and tag.annotated:
             found.setdefault(match.group("id"), []).append((version, tag))
     for versions in found.values():
         versions.sort(key=lambda pair: pair[0], reverse=True)
@@ -284,9 +301,10 @@ def row_from_tag(version: semver.Version, tag: Tag) -> HistoryRow:
 def _tag_description(message: Message, version: str) -> str:
     """The description paragraph `Title vX.Y.Z: what changed.`, else the subject."""
     first = message.body.split("\n\n", 1)[0].strip()
-    match = re.match(rf"^.*? v{re.escape(version)}: (?P<text>.+?)\.?$", first, re.DOTALL)
+    match = re.match(rf"^.*? v{re.escape(version)}: (?P<text>.+)$", first, re.DOTALL)
     if match:
-        return " ".join(match.group("text").split())
+        text = " ".join(match.group("text").split())
+        return text[:-1] if text.endswith(".") else text  # the writer always adds one
     return first or message.subject
 
 

@@ -151,7 +151,7 @@ def _tag_plan(sop: Sop, version: SopVersion, row: HistoryRow) -> TagPlan:
     title = sop.meta("title", sop.sop_id)
     message = (
         f"{sop.sop_id} v{row.version}\n\n"
-        f"{title} v{row.version}: {row.description.rstrip('.')}.\n\n"
+        f"{title} v{row.version}: {row.description}.\n\n"  # the reader drops this "."
         f"Changes:\n{changes}\n\n" + "\n".join(trailers) + "\n"
     )
     return TagPlan(

@@ -72,9 +72,10 @@ def read_sops(lib: Library) -> dict[str, Sop]:
 
 def load_snapshot(lib: Library) -> Snapshot:
     repo = lib.repo
-    sops = read_sops(lib)
-    commits = repo.scan_history()
+    scan = repo.scan_history() if repo.has_commits() else None
     tags = repo.tags()
+    sops = read_sops(lib)  # while git log runs
+    commits = scan.result() if scan else []
     head = commits[0].sha if commits else None
     history = History.build(
         lib.config, commits, tags, {s.path: s.sop_id for s in sops.values()}, head
