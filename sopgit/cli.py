@@ -259,11 +259,9 @@ def status(ctx: click.Context, fmt: str) -> None:
 def history(ctx: click.Context, sop_id: str, fmt: str) -> None:
     """The revision history of one SOP, derived from its release tags."""
     from sopgit.history import history_rows, table_lines
-    from sopgit.snapshot import load_snapshot
+    from sopgit.snapshot import load_one
 
-    snapshot = load_snapshot(_library(ctx))
-    sop = snapshot.sop(sop_id)
-    version = snapshot.version(sop.sop_id)
+    sop, version = load_one(_library(ctx), sop_id)
     rows = history_rows(version)
     if fmt == "markdown":
         click.echo("\n".join(table_lines(rows)))

@@ -298,15 +298,11 @@ class GitRepo:
             self, ["log", "-z", "--name-status", "-M", f"--format={LOG_FORMAT}", rev, "--"]
         )
 
-    def scan_path(self, path: str, since: str | None) -> list[Commit]:
-        """Commits that touched PATH (following its renames), after SINCE, newest first."""
-        revs = f"{since}..HEAD" if since else "HEAD"
-        args = ["log", "-z", "--name-status", "-M", "--follow", f"--format={LOG_FORMAT}"]
-        return parse_log(self.run_bytes(*args, revs, "--", path).decode("utf-8", "replace"))
-
-    def tags(self) -> list[Tag]:
-        """Every tag with its target commit and, for annotated tags, tagger and message."""
-        raw = self.run_bytes("for-each-ref", f"--format={TAG_FORMAT}", "refs/tags")
+    def tags(self, pattern: str = "") -> list[Tag]:
+        """Every tag (or those matching PATTERN, a for-each-ref glob) with its target
+        commit and, for annotated tags, tagger and message."""
+        pattern = f"refs/tags/{pattern}" if pattern else "refs/tags"
+        raw = self.run_bytes("for-each-ref", f"--format={TAG_FORMAT}", pattern)
         return parse_tags(raw.decode("utf-8", errors="replace"))
 
     def parents_outside(self, targets: Iterable[str]) -> dict[str, tuple[str, ...]]:

@@ -226,34 +226,51 @@ class History:
     def version(self, sop_id: str, force: str | None = None) -> SopVersion:
         """SOP_ID's current version and what is pending; FORCE overrides the bump."""
         released = self.tags_by_sop.get(sop_id, [])
-        current, latest = released[0] if released else (None, None)
+        latest = released[0][1] if released else None
         pending = [
             self._change(commit)
             for commit in self.touched.get(sop_id, [])
             if not (latest and self.ancestry.is_ancestor(commit.sha, latest.target))
         ]
-        pending = [c for c in pending if not is_release(c.message)]
-        bump = largest_bump(c.bump for c in pending)
-        if bump and current is None:
-            bump = "initial"  # the first release is the initial version, whatever was asked
-        elif bump and force:
-            bump = force
-        return SopVersion(
-            sop_id=sop_id,
-            current=current,
-            releases=tuple(released),
-            pending=tuple(pending),
-            bump=bump,
-            next=next_version(current, bump, self.config.initial_version) if bump else None,
-        )
+        return sop_version(self.config, sop_id, released, pending, force)
 
     def _change(self, commit: Commit) -> Change:
-        message = parse_message(commit.message)
         merge = self.ancestry.merge_that_brought(commit.sha)
-        number = pull_request_number(commit.subject)
-        if number is None and merge is not None:
-            number = pull_request_number(self.by_sha[merge].subject)
-        return Change(commit, message, bump_for(message, dict(self.config.bump)), number)
+        return change_of(commit, self.config, self.by_sha[merge].subject if merge else None)
+
+
+def change_of(commit: Commit, config: Config, merge_subject: str | None = None) -> Change:
+    """COMMIT understood: its message, the bump it asks for, its pull request if known."""
+    message = parse_message(commit.message)
+    number = pull_request_number(commit.subject)
+    if number is None and merge_subject is not None:
+        number = pull_request_number(merge_subject)
+    return Change(commit, message, bump_for(message, dict(config.bump)), number)
+
+
+def sop_version(
+    config: Config,
+    sop_id: str,
+    released: list[tuple[semver.Version, Tag]],
+    changes: list[Change],
+    force: str | None = None,
+) -> SopVersion:
+    """The version record from the releases and the changes since the latest one."""
+    current = released[0][0] if released else None
+    pending = [c for c in changes if not is_release(c.message)]
+    bump = largest_bump(c.bump for c in pending)
+    if bump and current is None:
+        bump = "initial"  # the first release is the initial version, whatever was asked
+    elif bump and force:
+        bump = force
+    return SopVersion(
+        sop_id=sop_id,
+        current=current,
+        releases=tuple(released),
+        pending=tuple(pending),
+        bump=bump,
+        next=next_version(current, bump, config.initial_version) if bump else None,
+    )
 
 
 # --- revision history rows --------------------------------------------------------

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from sopgit.document import Document, parse_document
 from sopgit.errors import DocumentError, UsageError
-from sopgit.history import History, SopVersion
-from sopgit.library import SOP_ID, sop_files
+from sopgit.history import History, SopVersion, release_tags
+from sopgit.library import SOP_ID, SopFile, sop_files
 from sopgit.workspace import Library
 
 
@@ -52,10 +52,10 @@ class Snapshot:
         return self.sops[key]
 
 
-def read_sops(lib: Library) -> dict[str, Sop]:
-    """Every SOP file by id: the frontmatter's sop_id, else the id in the file name."""
+def read_sops(lib: Library, files: list[SopFile] | None = None) -> dict[str, Sop]:
+    """SOP files (default: all) by id: the frontmatter's sop_id, else the id in the name."""
     found: dict[str, Sop] = {}
-    for file in sop_files(lib.root, lib.config):
+    for file in sop_files(lib.root, lib.config) if files is None else files:
         text = (lib.root / file.path).read_text(encoding="utf-8", errors="replace")
         try:
             doc: Document | None = parse_document(text, file.path)
@@ -85,3 +85,27 @@ def load_snapshot(lib: Library) -> Snapshot:
     if unreachable:
         history.ancestry.outside = repo.parents_outside(unreachable)
     return Snapshot(lib, sops, history, repo.current_branch(), head)
+
+
+def load_one(lib: Library, sop_id: str) -> tuple[Sop, SopVersion]:
+    """One SOP and its version, reading only its own tags and the history since them.
+
+    Commits reachable from its latest tag are never pending, so the scan covers only
+    `LATEST..HEAD`: a recently released SOP costs a fraction of a full scan.
+    """
+    wanted = sop_id.upper()
+    named = [f for f in sop_files(lib.root, lib.config) if f.id_from_name == wanted]
+    sops = read_sops(lib, named)
+    if wanted not in sops:  # the id is not in the file name: look inside every file
+        sops = read_sops(lib)
+    if wanted not in sops:
+        raise UsageError(f"no SOP with id {wanted} in this library; see 'sopgit status'")
+    sop = sops[wanted]
+    pattern = lib.config.tag_format.replace("{id}", wanted).replace("{version}", "*")
+    tags = lib.repo.tags(pattern)
+    released = release_tags(tags, lib.config.tag_format).get(wanted, [])
+    since = f"{released[0][1].target}..HEAD" if released else "HEAD"
+    commits = lib.repo.scan_history(since).result() if lib.repo.has_commits() else []
+    head = commits[0].sha if commits else None
+    history = History.build(lib.config, commits, tags, {sop.path: wanted}, head)
+    return sop, history.version(wanted)
