@@ -20,7 +20,8 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 )
 def test_tests_run_against_the_installed_wheel():
     package = Path(sopgit.__file__).resolve().parent
-    assert not package.is_relative_to(CHECKOUT), f"imported from the checkout: {package}"
+    assert package != CHECKOUT / "sopgit", f"imported from the source tree: {package}"
+    assert "site-packages" in package.parts
     assert resource_dir("templates") == package / "_data" / "templates"
     assert resource_dir("hooks") == package / "_data" / "hooks"
 
