@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from sopgit.cli_support import FORMATS, library, path_arg, text_table, today
+
 if TYPE_CHECKING:
     from sopgit.checking import CheckResult
-    from sopgit.workspace import Library
-
-FORMATS = click.Choice(["text", "json"])
 
 
 class SopgitGroup(click.Group):
@@ -32,18 +30,6 @@ class SopgitGroup(click.Group):
         except SopgitError as err:
             click.echo(f"sopgit: {err}", err=True)
             ctx.exit(err.exit_code)
-
-
-def _library(ctx: click.Context) -> Library:
-    from sopgit.workspace import open_library
-
-    return open_library(ctx.obj["cwd"])
-
-
-def _path(ctx: click.Context, value: str) -> Path:
-    """A path from the command line, relative to -C like git's."""
-    path = Path(value)
-    return path if path.is_absolute() else ctx.obj["cwd"] / path
 
 
 @click.group(cls=SopgitGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,7 +59,7 @@ def init(ctx: click.Context, directory: str, example: bool, dry_run: bool) -> No
     """Create a library in DIR, or adopt the repository there. Never overwrites your files."""
     from sopgit.scaffold import init_library
 
-    target = _path(ctx, directory)
+    target = path_arg(ctx, directory)
     report = init_library(target, example=example, dry_run=dry_run)
     verb = "would create" if dry_run else "created"
     for path in report.created:
@@ -110,7 +96,7 @@ def new(
     from sopgit.scaffold import new_sop
 
     created = new_sop(
-        _library(ctx),
+        library(ctx),
         title,
         dept,
         owner=owner,
@@ -133,7 +119,7 @@ def draft(ctx: click.Context, sop_id: str, dry_run: bool) -> None:
     """Start a revision draft branch for an existing SOP."""
     from sopgit.scaffold import start_draft
 
-    branch = start_draft(_library(ctx), sop_id, dry_run=dry_run)
+    branch = start_draft(library(ctx), sop_id, dry_run=dry_run)
     click.echo(branch)
 
 
@@ -158,7 +144,7 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, list_rules: bool
         return
     from sopgit.checking import check_library
 
-    result = check_library(_library(ctx), [_path(ctx, p) for p in paths])
+    result = check_library(library(ctx), [path_arg(ctx, p) for p in paths])
     _print_check(result, fmt)
     ctx.exit(1 if result.errors else 0)
 
@@ -192,26 +178,6 @@ def _print_check(result: CheckResult, fmt: str) -> None:
     click.echo(summary, err=True)
 
 
-def _today() -> dt.date:
-    """Today, or SOPGIT_TODAY (YYYY-MM-DD) so that scripts and tests need no clock."""
-    fixed = os.environ.get("SOPGIT_TODAY")
-    if fixed:
-        try:
-            return dt.date.fromisoformat(fixed)
-        except ValueError:
-            raise click.UsageError(f"SOPGIT_TODAY={fixed!r} is not a date YYYY-MM-DD") from None
-    return dt.date.today()
-
-
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    ]
-    return "\n".join(lines)
-
-
 @cli.command()
 @click.option("--format", "fmt", type=FORMATS, default="text", help="text or json.")
 @click.pass_context
@@ -220,8 +186,8 @@ def status(ctx: click.Context, fmt: str) -> None:
     from sopgit.snapshot import load_snapshot
     from sopgit.status import status_rows
 
-    snapshot = load_snapshot(_library(ctx))
-    rows = status_rows(snapshot, _today())
+    snapshot = load_snapshot(library(ctx))
+    rows = status_rows(snapshot, today())
     if fmt == "json":
         click.echo(json.dumps([row.as_dict() for row in rows], indent=2))
         return
@@ -239,7 +205,7 @@ def status(ctx: click.Context, fmt: str) -> None:
         ]
         for r in rows
     ]
-    click.echo(_table(body, header))
+    click.echo(text_table(body, header))
     if not snapshot.on_release_branch and snapshot.branch:
         click.echo(
             f"(on branch {snapshot.branch}: versions with pending changes show as drafts)", err=True
@@ -261,7 +227,7 @@ def history(ctx: click.Context, sop_id: str, fmt: str) -> None:
     from sopgit.history import history_rows, table_lines
     from sopgit.snapshot import load_one
 
-    sop, version = load_one(_library(ctx), sop_id)
+    sop, version = load_one(library(ctx), sop_id)
     rows = history_rows(version)
     if fmt == "markdown":
         click.echo("\n".join(table_lines(rows)))
@@ -292,7 +258,7 @@ def history(ctx: click.Context, sop_id: str, fmt: str) -> None:
     click.echo(f"{sop.sop_id} {sop.meta('title')} ({sop.path})")
     if rows:
         body = [[r.version, r.date, r.description, r.author, r.approved_by or "-"] for r in rows]
-        click.echo(_table(body, ["VERSION", "DATE", "DESCRIPTION", "AUTHOR", "APPROVED BY"]))
+        click.echo(text_table(body, ["VERSION", "DATE", "DESCRIPTION", "AUTHOR", "APPROVED BY"]))
     else:
         click.echo("not released yet")
     if version.pending:
@@ -341,8 +307,8 @@ def release(
     )
     from sopgit.snapshot import load_snapshot
 
-    lib = _library(ctx)
-    release_date = _today()
+    lib = library(ctx)
+    release_date = today()
     if date:
         try:
             release_date = dt.date.fromisoformat(date)
@@ -411,7 +377,7 @@ def hook() -> None:
 def hook_pre_commit(ctx: click.Context, files: tuple[str, ...]) -> None:
     from sopgit.hooks import pre_commit
 
-    result = pre_commit(_library(ctx), [_path(ctx, f) for f in files])
+    result = pre_commit(library(ctx), [path_arg(ctx, f) for f in files])
     if result.diagnostics:
         _print_check(result, "text")
     if result.errors:
@@ -427,14 +393,25 @@ def hook_pre_commit(ctx: click.Context, files: tuple[str, ...]) -> None:
 def hook_commit_msg(ctx: click.Context, message_file: str) -> None:
     from sopgit.hooks import commit_msg_problem
 
-    lib = _library(ctx)
-    problem = commit_msg_problem(lib, _path(ctx, message_file))
+    lib = library(ctx)
+    problem = commit_msg_problem(lib, path_arg(ctx, message_file))
     if problem is None:
         return
     if lib.config.commit_msg == "block":
         click.echo(f"sopgit: commit stopped: {problem}", err=True)
         ctx.exit(1)
     click.echo(f"sopgit: warning: {problem}", err=True)
+
+
+def _register_command_modules() -> None:
+    """Commands that live in their own modules (each imports only click at load)."""
+    from sopgit import cli_approvals, cli_publish
+
+    for module in (cli_approvals, cli_publish):
+        module.register(cli)
+
+
+_register_command_modules()
 
 
 def main() -> None:
