@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +28,17 @@ class CheckResult:
         return sum(d.severity == "warning" for d in self.diagnostics)
 
 
-def check_library(lib: Library, paths: Iterable[Path] = (), *, staged: bool = False) -> CheckResult:
+def check_library(
+    lib: Library,
+    paths: Iterable[Path] = (),
+    *,
+    staged: bool = False,
+    overdue_on: dt.date | None = None,
+) -> CheckResult:
     """Check PATHS (default: every SOP file); the library-wide rules see all files.
 
-    With STAGED, the texts are read from the index, as a pre-commit hook must.
+    With STAGED, the texts are read from the index, as a pre-commit hook must. With
+    OVERDUE_ON, SOPs whose periodic review is overdue on that day are errors too.
     """
     root, config = lib.root, lib.config
     library_texts = {
@@ -54,7 +62,32 @@ def check_library(lib: Library, paths: Iterable[Path] = (), *, staged: bool = Fa
         },
     )
     diagnostics = [d for path in targets for d in check_text(path, texts[path], facts)]
+    if overdue_on is not None:
+        diagnostics += overdue_reviews(lib, set(targets), overdue_on)
     return CheckResult(tuple(targets), tuple(diagnostics))
+
+
+def overdue_reviews(lib: Library, paths: set[str], today: dt.date) -> list[Diagnostic]:
+    """An error for each SOP among PATHS whose periodic review is overdue on TODAY."""
+    from sopgit.snapshot import load_snapshot
+
+    snapshot = load_snapshot(lib)
+    found = []
+    for sop in snapshot.sops.values():
+        due = snapshot.review_due(sop.sop_id)
+        if (
+            sop.path in paths
+            and due
+            and due < today.isoformat()
+            and sop.meta("status") != "retired"
+        ):
+            line = sop.doc.line_of("lastUpdated") if sop.doc else 1
+            message = (
+                f"the periodic review of {sop.sop_id} was due on {due}; review it and run "
+                f"'sopgit review {sop.sop_id} --done', or release a revision"
+            )
+            found.append(Diagnostic(sop.path, line, "review-overdue", message))
+    return found
 
 
 def _targets(root: Path, paths: list[Path]) -> list[str]:

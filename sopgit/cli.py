@@ -133,8 +133,13 @@ def draft(ctx: click.Context, sop_id: str, dry_run: bool) -> None:
     help="text for people, github for workflow annotations, json for tools.",
 )
 @click.option("--list-rules", is_flag=True, help="List the rules and what they check.")
+@click.option(
+    "--fail-on-overdue", is_flag=True, help="Report SOPs past their periodic review as errors."
+)
 @click.pass_context
-def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, list_rules: bool) -> None:
+def check(
+    ctx: click.Context, paths: tuple[str, ...], fmt: str, list_rules: bool, fail_on_overdue: bool
+) -> None:
     """Check SOP files (default: the whole library). Exit 1 when problems are found."""
     if list_rules:
         from sopgit.lint import RULES
@@ -144,7 +149,11 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, list_rules: bool
         return
     from sopgit.checking import check_library
 
-    result = check_library(library(ctx), [path_arg(ctx, p) for p in paths])
+    result = check_library(
+        library(ctx),
+        [path_arg(ctx, p) for p in paths],
+        overdue_on=today() if fail_on_overdue else None,
+    )
     _print_check(result, fmt)
     ctx.exit(1 if result.errors else 0)
 
@@ -405,9 +414,9 @@ def hook_commit_msg(ctx: click.Context, message_file: str) -> None:
 
 def _register_command_modules() -> None:
     """Commands that live in their own modules (each imports only click at load)."""
-    from sopgit import cli_approvals, cli_publish
+    from sopgit import cli_approvals, cli_lifecycle, cli_publish
 
-    for module in (cli_approvals, cli_publish):
+    for module in (cli_approvals, cli_lifecycle, cli_publish):
         module.register(cli)
 
 

@@ -56,6 +56,13 @@ class Config:
     approval_required: tuple[str, ...] = ()
     approval_roles: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: {"peer": ("*",)})
     commit_msg: str = "warn"
+    # who must acknowledge: "*" (every SOP), a department code or an SOP id -> emails
+    training_audience: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def audience_for(self, sop_id: str) -> tuple[str, ...]:
+        dept = sop_id.rsplit("-", 1)[0]
+        groups = (self.training_audience.get(k, ()) for k in ("*", dept, sop_id))
+        return tuple(dict.fromkeys(p for group in groups for p in group))
 
     def department_for_folder(self, folder: str) -> Department | None:
         return next((d for d in self.departments.values() if d.folder == folder), None)
@@ -170,13 +177,13 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, text: str = 
         return ConfigError(f"unknown key '{dotted}'{hint}", path, _line_of(text, dotted))
 
     values: dict[str, Any] = {"path": path}
-    sections = [*SCHEMA, "departments"]
+    sections = [*SCHEMA, "departments", "training"]
     for section, body in data.items():
         if section not in sections:
             raise unknown(section, sections)
         if not isinstance(body, dict):
             raise fail(section, "a table, e.g. [" + section + "]")
-        if section == "departments":
+        if section in ("departments", "training"):  # validated on their own below
             continue
         known = list(SCHEMA[section]) + [k for s, k in NESTED_TABLES if s == section]
         for key, value in body.items():
@@ -207,6 +214,8 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, text: str = 
             except ValueError as err:
                 raise fail(f"approval.roles.{role}", str(err)) from None
         values["approval_roles"] = {"peer": ("*",), **checked}
+    if "training" in data:
+        values["training_audience"] = _training(data["training"], fail, unknown)
     config = Config(**values)
     for role in config.approval_required:
         if role not in config.approval_roles:
@@ -214,6 +223,34 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, text: str = 
                 "approval.required", f"roles listed under [approval.roles]; add '{role}' there"
             )
     return config
+
+
+def _training(
+    table: Any, fail: Callable[..., ConfigError], unknown: Callable[..., ConfigError]
+) -> dict[str, tuple[str, ...]]:
+    """Who must acknowledge SOPs: "*" (every SOP), a department code or an SOP id -> people."""
+    audience: dict[str, tuple[str, ...]] = {}
+
+    def people(dotted: str, body: Any) -> tuple[str, ...]:
+        if not isinstance(body, dict):
+            raise fail(dotted, "a table with audience = [emails]")
+        for key in body:
+            if key != "audience":
+                raise unknown(f"{dotted}.{key}", ["audience"])
+        try:
+            return _string_list(body.get("audience", []))
+        except ValueError as err:
+            raise fail(f"{dotted}.audience", str(err)) from None
+
+    for key, body in table.items():
+        if key == "audience":
+            audience["*"] = people("training", {"audience": body})
+        elif key in ("departments", "sops") and isinstance(body, dict):
+            for name, inner in body.items():
+                audience[name] = people(f"training.{key}.{name}", inner)
+        else:
+            raise unknown(f"training.{key}", ["audience", "departments", "sops"])
+    return audience
 
 
 def _departments(

@@ -11,7 +11,8 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,9 +189,23 @@ class GitRepo:
         except GitCommandError as err:
             raise RepoError(f"git init failed: {_reason(err)}", path) from None
 
-    def run(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+    def run(
+        self, *args: str, env: Mapping[str, str] | None = None, input: str | None = None
+    ) -> str:
         """Run one git command in the work tree and return its stdout."""
         try:
+            if input is not None:
+                done = subprocess.run(
+                    ["git", *args],
+                    cwd=self.root,
+                    input=input,
+                    text=True,
+                    capture_output=True,
+                    env={**os.environ, **self.env, **(env or {})},
+                )
+                if done.returncode != 0:
+                    raise GitCommandError(["git", *args], done.returncode, done.stderr)
+                return done.stdout
             output: str = self._repo.git.execute(
                 ["git", *args], env={**self.env, **(env or {})}, strip_newline_in_stdout=False
             )
@@ -360,6 +375,52 @@ class GitRepo:
             "GIT_COMMITTER_DATE": date,
         }
 
+    def commit_empty(self, message: str, sign: bool = False) -> str:
+        """Record MESSAGE as a commit that changes no file; returns its id."""
+        with message_file(message) as path:
+            self.run(
+                "commit",
+                "--quiet",
+                "--allow-empty",
+                "--cleanup=verbatim",
+                "-F",
+                path,
+                *(["-S"] if sign else []),
+            )
+        return self.head()
+
+    def append_to_ref(self, ref: str, message: str, sign: bool = False) -> str:
+        """Add a commit with MESSAGE and no files on top of REF (created if missing).
+
+        The ref is moved only if nobody moved it meanwhile (update-ref's old value).
+        """
+        try:
+            parent = self.run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
+        except RepoError:
+            parent = ""
+        tree = self.run("mktree", input="").strip()
+        with message_file(message) as path:
+            args = ["commit-tree", tree, "-F", path, *(["-p", parent] if parent else [])]
+            commit = self.run(*args, *(["-S"] if sign else [])).strip()
+        self.run("update-ref", "-m", "sopgit: record", ref, commit, parent or "0" * len(commit))
+        return commit
+
+    def ref_log(self, ref: str) -> list[Commit]:
+        """The commits of REF, newest first (empty when REF does not exist)."""
+        try:
+            self.run("rev-parse", "--verify", "--quiet", ref)
+        except RepoError:
+            return []
+        raw = self.run_bytes("log", "-z", f"--format={LOG_FORMAT}", ref, "--")
+        return parse_log(raw.decode("utf-8", "replace"))
+
+    def signing_configured(self, kind: str) -> bool:
+        """Is `commit.gpgsign` or `tag.gpgsign` (KIND) on in git's configuration?"""
+        try:
+            return self.run("config", "--bool", f"{kind}.gpgsign").strip() == "true"
+        except RepoError:
+            return False
+
     def commit_paths(self, paths: Iterable[str], message: str) -> None:
         self.run("add", "--", *paths)
         self.run("commit", "--quiet", "--no-verify", "-m", message)
@@ -371,3 +432,15 @@ def _reason(err: GitCommandError) -> str:
     if len(text) > 1 and text[0] == text[-1] == "'":  # GitPython quotes the whole stderr
         text = text[1:-1].strip()
     return text.splitlines()[-1] if text else f"exit status {err.status}"
+
+
+@contextmanager
+def message_file(text: str) -> Iterator[str]:
+    """TEXT in a temporary file, for git's -F (no length limit, no shell quoting)."""
+    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt", delete=False)
+    try:
+        with handle:
+            handle.write(text)
+        yield handle.name
+    finally:
+        os.unlink(handle.name)

@@ -66,6 +66,7 @@ RULES: dict[str, str] = {
     "history-table": "the revision-history table has the managed columns",
     "broken-link": "relative links point at files that exist",
     "version": "the version is 0.0.0 until released, then the latest tag's version",
+    "review-overdue": "with --fail-on-overdue: no released SOP is past its periodic review",
 }
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
 from sopgit.document import Document, parse_document
 from sopgit.errors import DocumentError, UsageError
-from sopgit.history import History, SopVersion, release_tags
+from sopgit.history import History, SopVersion, history_rows, release_tags
 from sopgit.library import SOP_ID, SopFile, sop_files
+from sopgit.lifecycle import REVIEW_TRAILER, Event, events, interval_for, next_review
 from sopgit.workspace import Library
 
 
@@ -44,6 +46,25 @@ class Snapshot:
 
     def version(self, sop_id: str, force: str | None = None) -> SopVersion:
         return self.history.version(sop_id, force)
+
+    def reviews(self, sop_id: str) -> list[Event]:
+        """Recorded periodic reviews of SOP_ID, newest first."""
+        return [e for e in self._reviews if e.sop_id == sop_id]
+
+    @cached_property
+    def _reviews(self) -> list[Event]:
+        return events(self.history.commits, REVIEW_TRAILER)
+
+    def review_due(self, sop_id: str) -> str | None:
+        """When SOP_ID's next periodic review falls due (None until it is released)."""
+        rows = history_rows(self.version(sop_id))
+        if not rows:
+            return None
+        sop = self.sops[sop_id]
+        interval = interval_for(
+            sop.doc.meta if sop.doc else {}, self.lib.config.review_interval_days
+        )
+        return next_review(rows[-1].date, self.reviews(sop_id), interval)
 
     def sop(self, sop_id: str) -> Sop:
         key = sop_id.upper()

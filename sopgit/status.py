@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sopgit.history import history_rows
 from sopgit.snapshot import Snapshot
 
 
@@ -41,14 +40,10 @@ class StatusRow:
 
 
 def status_rows(snapshot: Snapshot, today: dt.date) -> list[StatusRow]:
-    interval = dt.timedelta(days=snapshot.lib.config.review_interval_days)
     rows = []
     for sop in snapshot.sops.values():
         version = snapshot.version(sop.sop_id)
-        released = history_rows(version)
-        review_due = None
-        if released:
-            review_due = (dt.date.fromisoformat(released[-1].date) + interval).isoformat()
+        review_due = snapshot.review_due(sop.sop_id)
         if sop.meta("status") == "retired":
             state = "retired"
         elif version.current is None:

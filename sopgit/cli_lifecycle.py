@@ -1,0 +1,232 @@
+"""Commands of the SOP lifecycle after publication: review, ack, training, retire, audit.
+
+Registered on the main group by sopgit.cli; like it, imports only click at load.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from sopgit.cli_support import library, text_table, today
+
+if TYPE_CHECKING:
+    from sopgit.snapshot import Snapshot
+
+
+def register(group: click.Group) -> None:
+    """Add this module's commands to GROUP."""
+    for command in (review, ack, training):
+        group.add_command(command)
+
+
+@click.command()
+@click.argument("sop_id", metavar="[ID]", required=False)
+@click.option("--done", is_flag=True, help="Record that ID was reviewed and needs no change.")
+@click.option("-m", "--message", default="", help="With --done: what the review found.")
+@click.option("--sign", is_flag=True, help="With --done: sign the review commit.")
+@click.option(
+    "--within",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="List SOPs due within this many days, and every overdue one.",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
+@click.option("--dry-run", is_flag=True, help="With --done: print the commit; write nothing.")
+@click.pass_context
+def review(
+    ctx: click.Context,
+    sop_id: str | None,
+    done: bool,
+    message: str,
+    sign: bool,
+    within: int,
+    fmt: str,
+    dry_run: bool,
+) -> None:
+    """SOPs whose periodic review is due or overdue; with ID --done, record a review."""
+    from sopgit.errors import UsageError
+    from sopgit.snapshot import load_snapshot
+
+    snapshot = load_snapshot(library(ctx))
+    if done:
+        if sop_id is None:
+            raise UsageError("--done needs the ID of the SOP that was reviewed")
+        _record_review(snapshot, sop_id, message, sign, dry_run)
+        return
+    if sop_id is not None:
+        raise UsageError("give --done to record a review of an SOP; list them without an ID")
+    rows = _due(snapshot, within)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+    elif fmt == "markdown":
+        click.echo(_due_markdown(rows, within))
+    elif rows:
+        body = [[r["id"], r["title"], r["version"], r["review_due"], _when(r)] for r in rows]
+        click.echo(text_table(body, ["ID", "TITLE", "VERSION", "REVIEW DUE", ""]))
+    else:
+        click.echo(f"No SOP is due for review within {within} days.", err=True)
+
+
+def _due(snapshot: Snapshot, within: int) -> list[dict[str, Any]]:
+    """Released, active SOPs due within WITHIN days or overdue, the oldest due first."""
+    day = today()
+    rows = []
+    for sop in snapshot.sops.values():
+        due = snapshot.review_due(sop.sop_id)
+        if due is None or sop.meta("status") == "retired":
+            continue
+        days = (dt.date.fromisoformat(due) - day).days
+        if days <= within:
+            last = snapshot.reviews(sop.sop_id)
+            rows.append(
+                {
+                    "id": sop.sop_id,
+                    "title": sop.meta("title", sop.sop_id),
+                    "path": sop.path,
+                    "version": str(snapshot.version(sop.sop_id).current),
+                    "last_review": last[0].date if last else None,
+                    "review_due": due,
+                    "days_left": days,
+                    "overdue": days < 0,
+                }
+            )
+    return sorted(rows, key=lambda r: (r["review_due"], r["id"]))
+
+
+def _when(row: dict[str, Any]) -> str:
+    days = row["days_left"]
+    if days < 0:
+        return f"overdue by {-days} day{'s' * (days != -1)}"
+    return "due today" if days == 0 else f"due in {days} day{'s' * (days != 1)}"
+
+
+def _due_markdown(rows: list[dict[str, Any]], within: int) -> str:
+    """The body of the review issue a scheduled workflow keeps up to date."""
+    from sopgit.document import table_cell
+
+    if not rows:
+        return f"No SOP is due for review within {within} days.\n"
+    lines = [
+        f"SOPs whose periodic review is overdue or due within {within} days.",
+        "Record a review that needs no change with `sopgit review ID --done`.",
+        "",
+        "| SOP | Title | Version | Review due | |",
+        "|-----|-------|---------|------------|---|",
+    ]
+    for r in rows:
+        cells = (r["id"], r["title"], r["version"], r["review_due"], _when(r))
+        lines.append("| " + " | ".join(table_cell(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _record_review(snapshot: Snapshot, sop_id: str, note: str, sign: bool, dry_run: bool) -> None:
+    from sopgit.errors import RepoError, UsageError
+    from sopgit.lifecycle import REVIEW_TRAILER, event_message
+
+    sop = snapshot.sop(sop_id)
+    version = snapshot.version(sop.sop_id)
+    if version.current is None:
+        raise UsageError(f"{sop.sop_id} is not released yet; there is no version to review")
+    if sop.meta("status") == "retired":
+        raise UsageError(f"{sop.sop_id} is retired; retired SOPs are not reviewed")
+    repo = snapshot.lib.repo
+    if repo.run("diff", "--cached", "--name-only").strip():
+        raise RepoError("has staged changes; commit or unstage them first", repo.root)
+    message = event_message(REVIEW_TRAILER, sop.sop_id, str(version.current), today(), note)
+    if dry_run:
+        click.echo(message, nl=False)
+        return
+    commit = repo.commit_empty(message, sign=sign or repo.signing_configured("commit"))
+    interval = snapshot.lib.config.review_interval_days
+    click.echo(f"{sop.sop_id} v{version.current} reviewed; next review in {interval} days")
+    click.echo(f"review commit {commit[:10]}", err=True)
+
+
+@click.command()
+@click.argument("sop_id", metavar="ID")
+@click.option("--version", "version", help="The version read (default: the current one).")
+@click.option("--sign", is_flag=True, help="Sign the acknowledgement commit.")
+@click.option("--push", is_flag=True, help="Push the acknowledgements to the remote.")
+@click.pass_context
+def ack(ctx: click.Context, sop_id: str, version: str | None, sign: bool, push: bool) -> None:
+    """Record that you have read and understood an SOP version (training)."""
+    from sopgit.errors import RepoError, UsageError
+    from sopgit.lifecycle import ACK_TRAILER, ACKS_REF, event_message, events
+    from sopgit.snapshot import load_one
+
+    lib = library(ctx)
+    sop, current = load_one(lib, sop_id)
+    released = {str(v) for v, _ in current.releases}
+    wanted = version or (str(current.current) if current.current else None)
+    if wanted is None:
+        raise UsageError(f"{sop.sop_id} is not released yet; there is no version to acknowledge")
+    if wanted not in released:
+        known = ", ".join(sorted(released)) or "none"
+        raise UsageError(f"{sop.sop_id} has no version {wanted}; released versions: {known}")
+    me = lib.repo.identity()
+    if me is None:
+        raise RepoError("has no git user; set user.name and user.email first", lib.root)
+    mine = [
+        e
+        for e in events(lib.repo.ref_log(ACKS_REF), ACK_TRAILER)
+        if e.sop_id == sop.sop_id and e.version == wanted and e.email.lower() == me.email.lower()
+    ]
+    if mine:
+        click.echo(f"{me.name} acknowledged {sop.sop_id} v{wanted} already, on {mine[0].date}")
+    else:
+        message = event_message(ACK_TRAILER, sop.sop_id, wanted, today(), "")
+        lib.repo.append_to_ref(ACKS_REF, message, sign or lib.repo.signing_configured("commit"))
+        click.echo(f"{me.name} acknowledged {sop.sop_id} v{wanted}")
+    if push:
+        lib.repo.run("push", "--quiet", lib.config.remote, f"{ACKS_REF}:{ACKS_REF}")
+
+
+@click.command()
+@click.argument("sop_ids", nargs=-1, metavar="[ID]...")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text")
+@click.pass_context
+def training(ctx: click.Context, sop_ids: tuple[str, ...], fmt: str) -> None:
+    """Who acknowledged which SOP version, and who must (re)acknowledge it."""
+    from sopgit.lifecycle import ACK_TRAILER, ACKS_REF, events, training_row
+    from sopgit.snapshot import load_snapshot
+
+    lib = library(ctx)
+    snapshot = load_snapshot(lib)
+    acks = events(lib.repo.ref_log(ACKS_REF), ACK_TRAILER)
+    wanted = [snapshot.sop(i) for i in sop_ids] if sop_ids else list(snapshot.sops.values())
+    rows = []
+    for sop in wanted:
+        current = snapshot.version(sop.sop_id).current
+        if current is None or sop.meta("status") == "retired":
+            continue
+        audience = lib.config.audience_for(sop.sop_id)
+        rows.append(training_row(sop.sop_id, sop.meta("title"), current, acks, audience))
+    if fmt == "json":
+        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+    elif fmt == "csv":  # one line per person and SOP, for HR systems
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(
+            ["sop_id", "title", "version", "person", "acknowledged_version", "date", "status"]
+        )
+        for r in rows:
+            for e in r.acknowledged:
+                writer.writerow(
+                    [r.sop_id, r.title, r.version, e.email, e.version, e.date, "acknowledged"]
+                )
+            for person in r.missing:
+                writer.writerow([r.sop_id, r.title, r.version, person, "", "", "missing"])
+        click.echo(out.getvalue(), nl=False)
+    else:
+        body = [
+            [r.sop_id, r.version, str(len(r.acknowledged)), ", ".join(r.missing) or "-"]
+            for r in rows
+        ]
+        click.echo(text_table(body, ["ID", "VERSION", "ACKNOWLEDGED", "MUST ACKNOWLEDGE"]))
