@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sopgit.errors import UsageError
 from sopgit.library import relative_to_root, sop_files
-from sopgit.lint import Diagnostic, LibraryFacts, check_text, duplicate_map, sop_id_of
+from sopgit.lint import Diagnostic, LibraryFacts, check_text, duplicate_map, meta_of
 from sopgit.versioning import current_versions
 from sopgit.workspace import Library
 
@@ -51,11 +51,14 @@ def check_library(
     else:
         targets = _targets(root, list(paths)) if paths else sorted(library_texts)
     texts = {p: library_texts[p] if p in library_texts else _read(root, p) for p in targets}
-    ids = ((path, sop_id_of(text)) for path, text in {**library_texts, **texts}.items())
+    metas = {path: meta_of(text) for path, text in {**library_texts, **texts}.items()}
+    ids = ((path, meta.get("sop_id")) for path, meta in metas.items())
+    retired = {p: str(m.get("sop_id", p)) for p, m in metas.items() if m.get("status") == "retired"}
     facts = LibraryFacts(
         config=config,
         exists=lambda relative: (root / relative).exists(),
-        id_paths=duplicate_map((path, sop_id) for path, sop_id in ids if sop_id),
+        id_paths=duplicate_map((path, i) for path, i in ids if isinstance(i, str)),
+        retired=retired,
         released={
             sop_id: str(version)
             for sop_id, version in current_versions(lib.repo.tag_names(), config.tag_format).items()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -66,6 +66,7 @@ RULES: dict[str, str] = {
     "history-table": "the revision-history table has the managed columns",
     "broken-link": "relative links point at files that exist",
     "version": "the version is 0.0.0 until released, then the latest tag's version",
+    "retired-link": "active SOPs do not link to retired ones",
     "review-overdue": "with --fail-on-overdue: no released SOP is past its periodic review",
 }
 
@@ -96,6 +97,7 @@ class LibraryFacts:
     exists: Callable[[str], bool]  # does this root-relative path exist (link targets)
     id_paths: Mapping[str, tuple[str, ...]]  # sop_id -> every SOP path that claims it
     released: Mapping[str, str]  # sop_id -> latest released version
+    retired: Mapping[str, str] = field(default_factory=dict)  # retired SOP path -> its id
 
 
 def check_text(path: str, text: str, facts: LibraryFacts) -> list[Diagnostic]:
@@ -114,17 +116,16 @@ def check_text(path: str, text: str, facts: LibraryFacts) -> list[Diagnostic]:
     found = _check_frontmatter(doc, facts)
     found += _check_sections(doc)
     found += _check_managed_table(doc)
-    found += _check_links(doc, facts.exists)
+    found += _check_links(doc, facts)
     return sorted(found, key=lambda d: (d.line, d.rule))
 
 
-def sop_id_of(text: str) -> str | None:
-    """The sop_id a text claims, or None if it has none or does not parse."""
+def meta_of(text: str) -> dict[str, Any]:
+    """The frontmatter of a text, or {} if it does not parse."""
     try:
-        value = parse_document(text).meta.get("sop_id")
+        return parse_document(text).meta
     except DocumentError:
-        return None
-    return value if isinstance(value, str) else None
+        return {}
 
 
 def _check_frontmatter(doc: Document, facts: LibraryFacts) -> list[Diagnostic]:
@@ -380,7 +381,7 @@ def _check_managed_table(doc: Document) -> list[Diagnostic]:
     return out
 
 
-def _check_links(doc: Document, exists: Callable[[str], bool]) -> list[Diagnostic]:
+def _check_links(doc: Document, facts: LibraryFacts) -> list[Diagnostic]:
     out = []
     folder = PurePosixPath(doc.path).parent
     in_code = False
@@ -398,10 +399,20 @@ def _check_links(doc: Document, exists: Callable[[str], bool]) -> list[Diagnosti
                 continue
             relative = target.split("#", 1)[0].split("?", 1)[0]
             resolved = _normalise(folder / relative)
-            if resolved is None or not exists(resolved):
+            if resolved is None or not facts.exists(resolved):
                 out.append(
                     Diagnostic(
                         doc.path, number, "broken-link", f"link target '{target}' does not exist"
+                    )
+                )
+            elif resolved in facts.retired and doc.meta.get("status") != "retired":
+                retired = facts.retired[resolved]
+                out.append(
+                    Diagnostic(
+                        doc.path,
+                        number,
+                        "retired-link",
+                        f"links to {retired}, which is retired; link to what superseded it",
                     )
                 )
     return out
