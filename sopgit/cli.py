@@ -291,6 +291,11 @@ def history(ctx: click.Context, sop_id: str, fmt: str) -> None:
 @click.option(
     "--allow-branch", is_flag=True, help="Release on a branch other than the release branch."
 )
+@click.option(
+    "--allow-unapproved", is_flag=True, help="Release although approvals are missing (recorded)."
+)
+@click.option("--reason", help="Why --allow-unapproved: recorded in the tag.")
+@click.option("--github-token", help="Read pull request reviews with this token ($GITHUB_TOKEN).")
 @click.pass_context
 def release(
     ctx: click.Context,
@@ -304,8 +309,14 @@ def release(
     push: bool,
     sign: bool,
     allow_branch: bool,
+    allow_unapproved: bool,
+    reason: str | None,
+    github_token: str | None,
 ) -> None:
-    """Cut versions: update the files, make one commit and one annotated tag per SOP."""
+    """Cut versions: update the files, make one commit and one annotated tag per SOP.
+
+    Refused (exit 1) when an approval that [approval] requires is missing.
+    """
     from sopgit.release import (
         apply_release,
         bump_option,
@@ -326,10 +337,22 @@ def release(
                 f"{date!r} is not a date YYYY-MM-DD", param_hint="--date"
             ) from None
     force = bump_option(major, minor, patch)
+    if allow_unapproved != bool(reason and reason.strip()):
+        raise click.UsageError("--allow-unapproved and --reason TEXT go together")
+    from sopgit.rounds import github_client, outcomes
+
     with release_lock(lib.repo.git_dir()):
         snapshot = load_snapshot(lib)
+        wanted = [snapshot.sop(i).sop_id for i in sop_ids] or list(snapshot.sops)
+        approvals = outcomes(snapshot, wanted, github_client(lib, github_token))
         plan = plan_release(
-            snapshot, list(sop_ids), force_bump=force, message=message, date=release_date
+            snapshot,
+            list(sop_ids),
+            force_bump=force,
+            message=message,
+            date=release_date,
+            approvals=approvals,
+            allow_unapproved=reason if allow_unapproved else None,
         )
         preflight(snapshot, plan, allow_branch)
         if dry_run:

@@ -5,8 +5,142 @@ Registered on the main group by sopgit.cli; like it, imports only click at load.
 
 from __future__ import annotations
 
+import json
+
 import click
+
+from sopgit.cli_support import library
 
 
 def register(group: click.Group) -> None:
     """Add this module's commands to GROUP."""
+    for command in (approve, review_round, codeowners):
+        group.add_command(command)
+
+
+@click.command()
+@click.argument("sop_id", metavar="ID")
+@click.option("--role", help="The role you sign for, as [approval.roles] names it.")
+@click.option("--reviewed", is_flag=True, help="Record a review (Reviewed-by), not an approval.")
+@click.option("--sign", is_flag=True, help="Sign the commit (git commit -S; gpg or ssh setup).")
+@click.option("--dry-run", is_flag=True, help="Print the approval commit's message only.")
+@click.pass_context
+def approve(
+    ctx: click.Context,
+    sop_id: str,
+    role: str | None,
+    reviewed: bool,
+    sign: bool,
+    dry_run: bool,
+) -> None:
+    """Approve an SOP's pending changes as the git user: an empty commit with trailers.
+
+    For teams that do not review on GitHub. The commit carries `Approved-by: Name
+    <email> (ROLE) TIME` and `Sop-Id: ID`; with --sign (or commit.gpgsign) it is signed,
+    which `[approval] require_signed` asks for.
+    """
+    from sopgit.rounds import approve as record
+    from sopgit.snapshot import load_snapshot
+
+    snapshot = load_snapshot(library(ctx))
+    done = record(snapshot, sop_id, role, reviewed=reviewed, sign=sign, dry_run=dry_run)
+    if dry_run:
+        click.echo(done.message, nl=False)
+        return
+    assert done.commit is not None
+    as_role = f" as {done.role}" if done.role else ""
+    click.echo(
+        f"{done.sop_id}: {done.meaning}{as_role} by {done.signer.label} ({done.commit[:10]})"
+    )
+
+
+@click.command("review-round")
+@click.option("--pr", "pull_request", type=int, help="The pull request (default: the run's).")
+@click.option("--base", help="The branch the round merges into (default: the release branch).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    help="text, json, or markdown (the pull request comment).",
+)
+@click.option("--comment", is_flag=True, help="Post the report on the pull request, or update it.")
+@click.option("--github-token", help="Read reviews and comment with this token ($GITHUB_TOKEN).")
+@click.pass_context
+def review_round(
+    ctx: click.Context,
+    pull_request: int | None,
+    base: str | None,
+    fmt: str,
+    comment: bool,
+    github_token: str | None,
+) -> None:
+    """The review round of this branch: which SOPs change, to which versions and why,
+    which roles have approved and which are missing.
+
+    With GITHUB_STEP_SUMMARY set (GitHub Actions), the Markdown goes to the job summary.
+    """
+    import os
+
+    from sopgit.errors import UsageError
+    from sopgit.github import append_step_summary
+    from sopgit.rounds import MARKER, github_client, report_markdown, report_text
+    from sopgit.rounds import review_round as build
+    from sopgit.snapshot import load_snapshot
+
+    lib = library(ctx)
+    client = github_client(lib, github_token)
+    if comment and client is None:
+        raise UsageError(
+            "--comment needs a token (GITHUB_TOKEN or --github-token) and a repository"
+        )
+    report = build(load_snapshot(lib), base, pull_request, client)
+    markdown = report_markdown(report)
+    if comment:
+        if report.pull_request is None:
+            raise UsageError("--comment needs the pull request: give --pr N")
+        assert client is not None
+        url = client.upsert_comment(
+            report.pull_request, markdown, MARKER, create=bool(report.items)
+        )
+        if url:
+            click.echo(f"review round posted: {url}", err=True)
+    append_step_summary(os.environ, markdown)
+    if fmt == "json":
+        click.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        click.echo(markdown, nl=False)
+    else:
+        click.echo(report_text(report))
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Print the file and what would happen to it.")
+@click.pass_context
+def codeowners(ctx: click.Context, dry_run: bool) -> None:
+    """Write .github/CODEOWNERS from each SOP's owner and the approval roles.
+
+    Only a file that sopgit generated is overwritten; your own is left as it is.
+    """
+    from sopgit.codeowners import PATH, plan_codeowners, render_codeowners
+    from sopgit.library import sop_files
+
+    lib = library(ctx)
+    sops = {
+        f.path: (lib.root / f.path).read_text(encoding="utf-8", errors="replace")
+        for f in sop_files(lib.root, lib.config)
+    }
+    wanted = render_codeowners(sops, lib.config)
+    target = lib.root / PATH
+    current = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else None
+    action = plan_codeowners(current, wanted)
+    if dry_run:
+        click.echo(wanted, nl=False)
+    elif action in ("created", "updated"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(wanted, encoding="utf-8", newline="")
+    verb = {"created": "would create", "updated": "would update"}.get(action, action)
+    if action == "skipped":
+        click.echo(f"skipped   {PATH} (not generated by sopgit; left as it is)", err=True)
+    else:
+        click.echo(f"{verb if dry_run else action} {PATH}", err=True)

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 
 HEADER = re.compile(
-    r"^(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<breaking>!)?: (?P<subject>\S.*)$"
+    r"^(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<breaking>!)?"
+    r":[ \t]+(?P<subject>\S.*)$"
 )
 # A trailer or footer line: `Token: value` or `Token #value` (git-interpret-trailers style).
 TRAILER = re.compile(

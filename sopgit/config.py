@@ -55,6 +55,10 @@ class Config:
     review_interval_days: int = 365
     approval_required: tuple[str, ...] = ()
     approval_roles: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: {"peer": ("*",)})
+    # Roles needed on top of `required` by the SOPs of a department / carrying a tag.
+    approval_departments: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    approval_tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    approval_require_signed: bool = False
     commit_msg: str = "warn"
     # who must acknowledge: "*" (every SOP), a department code or an SOP id -> emails
     training_audience: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -89,6 +93,12 @@ def _string_list(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ValueError('a list of strings, e.g. ["peer", "manager"]')
     return tuple(value)
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("true or false")
+    return value
 
 
 def _relative_dir(value: Any) -> str:
@@ -138,11 +148,19 @@ SCHEMA: dict[str, dict[str, tuple[Validator, str]]] = {
         "initial_version": (_semver, "initial_version"),
     },
     "review": {"interval_days": (_positive_int, "review_interval_days")},
-    "approval": {"required": (_string_list, "approval_required")},
+    "approval": {
+        "required": (_string_list, "approval_required"),
+        "require_signed": (_bool, "approval_require_signed"),
+    },
     "hooks": {"commit_msg": (_one_of(COMMIT_MSG_MODES), "commit_msg")},
 }
 # Tables inside a section whose keys are user-chosen names, validated on their own.
-NESTED_TABLES = {("versioning", "bump"), ("approval", "roles")}
+NESTED_TABLES = {
+    ("versioning", "bump"),
+    ("approval", "roles"),
+    ("approval", "departments"),
+    ("approval", "tags"),
+}
 DEPARTMENT_KEYS = ("name", "folder", "description")
 
 
@@ -216,13 +234,50 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, text: str = 
         values["approval_roles"] = {"peer": ("*",), **checked}
     if "training" in data:
         values["training_audience"] = _training(data["training"], fail, unknown)
+    for kind in ("departments", "tags"):
+        table = data.get("approval", {}).get(kind)
+        if table is not None:
+            values[f"approval_{kind}"] = _required_by(kind, table, fail, unknown)
     config = Config(**values)
-    for role in config.approval_required:
-        if role not in config.approval_roles:
-            raise fail(
-                "approval.required", f"roles listed under [approval.roles]; add '{role}' there"
-            )
+    _check_roles(config, fail)
     return config
+
+
+def _required_by(
+    kind: str, table: Any, fail: Callable[..., ConfigError], unknown: Callable[..., ConfigError]
+) -> dict[str, tuple[str, ...]]:
+    """`[approval.departments.CMP] required = [...]` (or `.tags.NAME`): name -> roles."""
+    example = "CMP" if kind == "departments" else "compliance"
+    if not isinstance(table, dict):
+        raise fail(f"approval.{kind}", f"tables like [approval.{kind}.{example}]")
+    found: dict[str, tuple[str, ...]] = {}
+    for name, body in table.items():
+        dotted = f"approval.{kind}.{name}"
+        if not isinstance(body, dict):
+            raise fail(dotted, f"a table with required = [...], e.g. [approval.{kind}.{example}]")
+        for key in body:
+            if key != "required":
+                raise unknown(f"{dotted}.{key}", ["required"])
+        try:
+            found[name] = _string_list(body.get("required", []))
+        except ValueError as err:
+            raise fail(f"{dotted}.required", str(err)) from None
+    return found
+
+
+def _check_roles(config: Config, fail: Callable[..., ConfigError]) -> None:
+    """Every role a policy requires is defined; per-department tables name departments."""
+    lists = [("approval.required", config.approval_required)]
+    for code, roles in config.approval_departments.items():
+        if code not in config.departments:
+            known = ", ".join(config.departments)
+            raise fail(f"approval.departments.{code}", f"named by a department code ({known})")
+        lists.append((f"approval.departments.{code}.required", roles))
+    lists += [(f"approval.tags.{t}.required", roles) for t, roles in config.approval_tags.items()]
+    for dotted, roles in lists:
+        for role in roles:
+            if role not in config.approval_roles:
+                raise fail(dotted, f"roles listed under [approval.roles]; add '{role}' there")
 
 
 def _training(

@@ -342,6 +342,53 @@ class GitRepo:
     def head(self) -> str:
         return self.run("rev-parse", "--verify", "HEAD").strip()
 
+    def signatures(self, shas: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """sha -> (%G?, %GS): git's own verdict on each commit's signature, in one process.
+
+        G is a good signature by a trusted key (gpg keyring, or ssh allowedSignersFile);
+        %GS names the signer (the allowed_signers principal for ssh).
+        """
+        wanted = sorted(set(shas))
+        if not wanted:
+            return {}
+        out = self.run("log", "--no-walk=unsorted", "--format=%H%x00%G?%x00%GS%x00", *wanted, "--")
+        found: dict[str, tuple[str, str]] = {}
+        for record in out.split("\0\n"):
+            parts = record.strip("\n").split("\0")
+            if len(parts) >= 3 and parts[0]:
+                found[parts[0]] = (parts[1], parts[2])
+        return found
+
+    def remote_url(self, remote: str) -> str | None:
+        try:
+            return self.run("remote", "get-url", "--", remote).strip() or None
+        except RepoError:
+            return None
+
+    def author_ident(self) -> tuple[Identity, int] | None:
+        """Who and when git would record as the author of a commit made now."""
+        try:
+            ident = self.run("var", "GIT_AUTHOR_IDENT").strip()
+        except RepoError:
+            return None
+        match = re.match(r"^(?P<name>.*?) <(?P<email>[^>]*)> (?P<time>\d+) [+-]\d{4}$", ident)
+        if not match:
+            return None
+        return Identity(match.group("name"), match.group("email")), int(match.group("time"))
+
+    def resolve(self, *names: str) -> str | None:
+        """The commit the first of NAMES that exists names, or None."""
+        for name in names:
+            try:
+                return self.run("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}").strip()
+            except RepoError:
+                continue
+        return None
+
+    def commits_between(self, base: str, tip: str = "HEAD") -> set[str]:
+        """Commits reachable from TIP and not from BASE."""
+        return set(self.run("rev-list", tip, "--not", base, "--").split())
+
     def run_bytes(self, *args: str) -> bytes:
         try:
             output: bytes = self._repo.git.execute(

@@ -6,14 +6,15 @@ import datetime as dt
 import difflib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sopgit.approvals import APPROVED, Outcome, sop_outcome
 from sopgit.commits import RELEASE_TRAILER
 from sopgit.document import update_document
-from sopgit.errors import RepoError, UsageError
+from sopgit.errors import PolicyError, RepoError, UsageError
 from sopgit.history import HistoryRow, SopVersion, history_rows, table_lines
 from sopgit.snapshot import Snapshot, Sop
 from sopgit.versioning import tag_name
@@ -63,8 +64,16 @@ def plan_release(
     force_bump: str | None = None,
     message: str | None = None,
     date: dt.date,
+    approvals: Mapping[str, Outcome] | None = None,
+    allow_unapproved: str | None = None,
 ) -> ReleasePlan:
-    """What releasing IDS (default: every SOP with pending changes) would write."""
+    """What releasing IDS (default: every SOP with pending changes) would write.
+
+    APPROVALS is each SOP's verdict of the approval policy (sopgit.rounds gathers it
+    from git, signatures and GitHub); without it, the git history's trailers alone are
+    judged. A required role missing refuses the release, unless ALLOW_UNAPPROVED gives
+    the reason to go ahead, which the tag records.
+    """
     if ids:
         chosen = [snapshot.sop(sop_id) for sop_id in ids]
         for sop in chosen:
@@ -77,15 +86,20 @@ def plan_release(
     if not chosen:
         raise UsageError("no SOP has changes since its last release; nothing to cut")
     config = snapshot.lib.config
+    verdicts = dict(approvals or {})
+    for sop in chosen:
+        if sop.sop_id not in verdicts:
+            verdicts[sop.sop_id] = _history_outcome(snapshot, sop)
+    _enforce([verdicts[s.sop_id] for s in chosen], allow_unapproved)
     updates, tags = [], []
     for sop in chosen:
         if sop.doc is None:
             raise UsageError(f"{sop.path} does not parse; run 'sopgit check' and fix it first")
         version = snapshot.version(sop.sop_id, force_bump)
         assert version.next is not None, "a version with pending changes has a next one"
-        row = _new_row(
-            sop, version, message, date, tag_name(config.tag_format, sop.sop_id, str(version.next))
-        )
+        verdict = verdicts[sop.sop_id]
+        name = tag_name(config.tag_format, sop.sop_id, str(version.next))
+        row = _new_row(sop, version, message, date, name, verdict)
         after = update_document(
             sop.text,
             version=str(version.next),
@@ -95,7 +109,7 @@ def plan_release(
             path=sop.path,
         )
         updates.append(FileUpdate(sop.path, sop.text, after))
-        tags.append(_tag_plan(sop, version, row))
+        tags.append(_tag_plan(sop, version, row, verdict, allow_unapproved))
     names = ", ".join(f"{t.sop_id} v{t.version}" for t in tags)
     if len(tags) > 3:  # keep the subject line short; the trailers name every one
         names = f"{len(tags)} SOPs"
@@ -108,9 +122,37 @@ def plan_release(
     )
 
 
+def _history_outcome(snapshot: Snapshot, sop: Sop) -> Outcome:
+    tags = sop.doc.meta.get("tags") if sop.doc else None
+    return sop_outcome(
+        snapshot.lib.config,
+        snapshot.version(sop.sop_id),
+        snapshot.history,
+        [str(t) for t in tags] if isinstance(tags, list) else [],
+    )
+
+
+def _enforce(verdicts: list[Outcome], allow_unapproved: str | None) -> None:
+    """Refuse, naming each SOP and role, when an approval the policy requires is missing."""
+    short = [v for v in verdicts if v.missing]
+    if not short or allow_unapproved:
+        return
+    what = "; ".join(f"{v.sop_id} lacks approval as {', '.join(v.missing)}" for v in short)
+    raise PolicyError(
+        f"release refused: {what}. Approve in the pull request or with "
+        "'sopgit approve ID --role ROLE', or pass --allow-unapproved --reason TEXT"
+    )
+
+
 def _new_row(
-    sop: Sop, version: SopVersion, message: str | None, date: dt.date, tag: str
+    sop: Sop,
+    version: SopVersion,
+    message: str | None,
+    date: dt.date,
+    tag: str,
+    verdict: Outcome | None = None,
 ) -> HistoryRow:
+    verdict = verdict or Outcome(sop.sop_id, (), (), ())
     if message:
         description = " ".join(message.split())
     elif version.current is None:
@@ -124,13 +166,20 @@ def _new_row(
         date=date.isoformat(),
         description=description,
         author=", ".join(version.authors),
-        approved_by="",
-        pull_requests=tuple(version.pull_requests),
+        approved_by=", ".join(a.column() for a in verdict.approvals if a.meaning == APPROVED),
+        pull_requests=tuple(sorted({*version.pull_requests, *verdict.pull_requests})),
         tag=tag,
     )
 
 
-def _tag_plan(sop: Sop, version: SopVersion, row: HistoryRow) -> TagPlan:
+def _tag_plan(
+    sop: Sop,
+    version: SopVersion,
+    row: HistoryRow,
+    verdict: Outcome | None = None,
+    allow_unapproved: str | None = None,
+) -> TagPlan:
+    verdict = verdict or Outcome(sop.sop_id, (), (), ())
     bump = str(version.bump)
     changes = "\n".join(
         f"- {c.commit.subject} ({c.commit.sha[:10]}, {c.commit.author_name})"
@@ -147,12 +196,25 @@ def _tag_plan(sop: Sop, version: SopVersion, row: HistoryRow) -> TagPlan:
         f"Release-Date: {row.date}",
         *(f"Author: {name} <{email}>" for name, email in authors.items()),
         *(f"Pull-Request: #{number}" for number in row.pull_requests),
+        *([f"Approval-Required: {', '.join(verdict.required)}"] if verdict.required else []),
+        *(approval.trailer() for approval in verdict.approvals),
     ]
+    if verdict.missing and allow_unapproved:
+        trailers.append(f"Allow-Unapproved: {' '.join(allow_unapproved.split())}")
+        trailers += [f"Missing-Approval: {role}" for role in verdict.missing]
+    # Who signed in what role, when and where: readable, beside the machine trailers.
+    approvals = "".join(
+        f"- {a.role or a.meaning}: {a.signer.label}, {a.meaning} {a.time}, {a.where()}\n"
+        for a in verdict.approvals
+    )
     title = sop.meta("title", sop.sop_id)
     message = (
         f"{sop.sop_id} v{row.version}\n\n"
         f"{title} v{row.version}: {row.description}.\n\n"  # the reader drops this "."
-        f"Changes:\n{changes}\n\n" + "\n".join(trailers) + "\n"
+        f"Changes:\n{changes}\n\n"
+        + (f"Approvals:\n{approvals}\n" if approvals else "")
+        + "\n".join(trailers)
+        + "\n"
     )
     return TagPlan(
         row.tag, sop.sop_id, row.version, str(version.current or "") or None, bump, message

@@ -12,7 +12,7 @@ from typing import Any
 
 from sopgit.config import CONFIG_FILE, Config, Department, load_config
 from sopgit.document import parse_document
-from sopgit.errors import DocumentError, UsageError
+from sopgit.errors import UsageError
 from sopgit.example import write_history
 from sopgit.gitrepo import GitRepo
 from sopgit.library import (
@@ -71,8 +71,9 @@ def init_files(config: Config, sops: dict[str, str]) -> dict[str, str]:
         ".github/workflows/sopgit-release.yml": render(
             "init/workflows/sopgit-release.yml.j2", context
         ),
+        ".github/workflows/sopgit-site.yml": render("init/workflows/sopgit-site.yml.j2", context),
         ".github/pull_request_template.md": render("init/pull_request_template.md", {}),
-        ".github/CODEOWNERS": codeowners(sops),
+        ".github/CODEOWNERS": codeowners(sops, config),
     }
     for dept in departments:  # git keeps no empty folder; a .gitkeep holds an empty one
         folder = f"{config.root}/{dept.folder}/"
@@ -88,27 +89,11 @@ def owner_handles(owner: str) -> list[str]:
     return GITHUB_HANDLE.findall(rest) + emails
 
 
-def codeowners(sops: dict[str, str]) -> str:
-    """CODEOWNERS routing each SOP's review to the handles and emails in its owner."""
-    lines = [
-        "# Review routing for SOPs, derived by sopgit from each SOP's `owner`.",
-        "# GitHub requests a review from these owners on every pull request that touches",
-        "# the file. Owners that name no @handle or email are not listed.",
-    ]
-    for path, text in sorted(sops.items()):
-        try:
-            owner = parse_document(text, path).meta.get("owner")
-        except DocumentError:
-            continue
-        handles = owner_handles(owner) if isinstance(owner, str) else []
-        if handles:
-            lines.append(f"/{_codeowners_path(path)} {' '.join(handles)}")
-    return "\n".join(lines) + "\n"
+def codeowners(sops: dict[str, str], config: Config | None = None) -> str:
+    """CODEOWNERS routing each SOP's review to its owner and its approval roles."""
+    from sopgit.codeowners import render_codeowners
 
-
-def _codeowners_path(path: str) -> str:
-    # CODEOWNERS patterns treat these characters specially; escape them.
-    return re.sub(r"([\s#!\[\]*?\\])", r"\\\1", path)
+    return render_codeowners(sops, config)
 
 
 def init_library(target: Path, *, example: bool = False, dry_run: bool = False) -> WriteReport:

@@ -1,0 +1,419 @@
+"""GitHub: pull request reviews approve SOP releases, against a real local HTTP server that
+answers with the REST API's documented JSON shapes, headers and Link pagination.
+
+The end-to-end flow: a draft branch, a review round reported on the pull request (one
+comment, updated in place, and the job summary), the merge, then a release that records
+who approved, in what role, when, through which pull request. Errors (401, 403 rate
+limit, 404, 5xx) are one line, exit 2, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from conftest import commit_all, git, tree_state
+from test_approvals import BEN, ENG_001, POLICY, commit_as, edit, merge_pr, table, tag_message
+
+from sopgit.github import GitHubClient, GitHubError, Repository, parse_remote
+
+TOKEN = "ghs_fake0123456789"
+REVIEWS_12 = "/repos/acme/sops/pulls/12/reviews"
+ON_REVIEWS = f"GET {REVIEWS_12}"
+COMMITS_12 = "/repos/acme/sops/pulls/12/commits"
+COMMENTS_12 = "/repos/acme/sops/issues/12/comments"
+MANAGERS = "/orgs/acme/teams/eng-managers/memberships"
+HEADERS = {
+    "Accept": "application/vnd.github+json",
+    "X-GitHub-Api-Version": "2022-11-28",
+    "Authorization": f"Bearer {TOKEN}",
+}
+NOT_FOUND = {
+    "message": "Not Found",
+    "documentation_url": "https://docs.github.com/rest",
+    "status": "404",
+}
+
+
+def review(number: int, login: str, state: str, when: str, pr: int = 12) -> dict:
+    """A review as `GET /repos/{o}/{r}/pulls/{n}/reviews` lists it."""
+    return {
+        "id": number,
+        "node_id": f"PRR_kwDO{number}",
+        "user": {"login": login, "id": number * 7, "type": "User"},
+        "body": "",
+        "state": state,
+        "html_url": f"https://github.com/acme/sops/pull/{pr}#pullrequestreview-{number}",
+        "pull_request_url": f"https://api.github.com/repos/acme/sops/pulls/{pr}",
+        "_links": {
+            "html": {"href": f"https://github.com/acme/sops/pull/{pr}#pullrequestreview-{number}"},
+            "pull_request": {"href": f"https://api.github.com/repos/acme/sops/pulls/{pr}"},
+        },
+        "submitted_at": when,
+        "commit_id": "ecdd80bb57125d7ba9641ffaa4d7d2c19d3f3091",
+        "author_association": "MEMBER",
+    }
+
+
+def pr_commit(sha: str, login: str) -> dict:
+    """An item of `GET /repos/{o}/{r}/pulls/{n}/commits`."""
+    return {
+        "sha": sha,
+        "commit": {
+            "author": {"name": "Ben Ode", "email": "ben@acme.example", "date": "2026-03-01"},
+            "message": "feat(ENG-001): add a rollback deadline",
+        },
+        "author": {"login": login, "id": 11, "type": "User"},
+        "committer": {"login": "web-flow", "id": 19864447, "type": "User"},
+        "parents": [],
+    }
+
+
+def membership(login: str) -> dict:
+    return {
+        "url": f"https://api.github.com/teams/1/memberships/{login}",
+        "role": "member",
+        "state": "active",
+    }
+
+
+@pytest.fixture
+def api(httpserver, monkeypatch):
+    """The fake GitHub, and the environment of an Actions run pointing at it."""
+    monkeypatch.setenv("GITHUB_API_URL", httpserver.url_for("").rstrip("/"))
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/sops")
+    for name in ("GITHUB_STEP_SUMMARY", "GITHUB_EVENT_PATH", "GITHUB_BASE_REF", "GITHUB_REF"):
+        monkeypatch.delenv(name, raising=False)
+
+    def expect(path: str, method: str = "GET", query: str | None = None, **kw):
+        if method == "GET" and query is None:
+            query = "per_page=100"
+        return httpserver.expect_request(
+            path, method=method, query_string=query, headers=HEADERS, **kw
+        )
+
+    httpserver.expect = expect
+    yield httpserver
+    httpserver.check_assertions()  # no request went unanswered
+
+
+def sopgit(run, root: Path, *args: str, expect: int = 0):
+    return run("-C", str(root), *args, expect=expect)
+
+
+@pytest.fixture
+def governed(library: Path, run, monkeypatch) -> Path:
+    """The example SOPs released as 1.0.0 (before GitHub is in play), then the policy on."""
+    monkeypatch.setenv("SOPGIT_TODAY", "2026-04-01")
+    for name in ("GITHUB_TOKEN", "GITHUB_REPOSITORY"):
+        monkeypatch.delenv(name, raising=False)
+    sopgit(run, library, "release", "--date", "2025-04-01")
+    (library / "sopgit.toml").write_text(POLICY, encoding="utf-8")
+    commit_all(library, "chore: require peer and manager approval")
+    return library
+
+
+def draft(root: Path) -> str:
+    git(root, "checkout", "-q", "-b", "draft/ENG-001-deployment-process")
+    edit(root, ENG_001, "Roll back within 10 minutes.")
+    return commit_as(root, BEN, "feat(ENG-001): add a rollback deadline", "2026-03-01T09:00:00Z")
+
+
+# --- the client ------------------------------------------------------------------------
+
+
+def test_client_pins_the_api_version_and_follows_link_pagination(api):
+    client = GitHubClient(TOKEN, Repository("acme", "sops"), api.url_for("").rstrip("/"))
+    # Real next links use another path form; they are followed verbatim.
+    second = api.url_for("/repositories/1300192/pulls/12/reviews") + "?per_page=100&page=2"
+    api.expect(REVIEWS_12).respond_with_json(
+        [review(1, "kim-park", "COMMENTED", "2026-03-01T10:00:00Z")],
+        headers={"Link": f'<{second}>; rel="next", <{second}>; rel="last"'},
+    )
+    api.expect(
+        "/repositories/1300192/pulls/12/reviews", query="per_page=100&page=2"
+    ).respond_with_json([review(2, "lee-chen", "APPROVED", "2026-03-02T10:14:00Z")])
+
+    found = client.reviews(12)
+
+    assert [(r.login, r.state, r.pull_request) for r in found] == [
+        ("kim-park", "COMMENTED", 12),
+        ("lee-chen", "APPROVED", 12),
+    ]
+    assert client.requests == 2
+    (agent,) = {request.headers["User-Agent"] for request, _ in api.log}
+    assert agent.startswith("sopgit/")
+
+
+def test_a_short_rate_limit_is_waited_out_and_a_long_one_is_an_error(api):
+    waits: list[float] = []
+    client = GitHubClient(
+        TOKEN, Repository("acme", "sops"), api.url_for("").rstrip("/"), sleep=waits.append
+    )
+    limited = {"message": "You have exceeded a secondary rate limit."}
+    api.expect_oneshot_request(REVIEWS_12, query_string="per_page=100").respond_with_json(
+        limited, status=403, headers={"Retry-After": "2"}
+    )
+    api.expect(REVIEWS_12).respond_with_json([])
+    assert client.reviews(12) == []
+    assert waits == [2.0]
+
+    reset = str(int(time.time()) + 3600)
+    api.expect(COMMITS_12).respond_with_json(
+        {"message": "API rate limit exceeded for installation ID 1."},
+        status=403,
+        headers={
+            "x-ratelimit-limit": "1000",
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": reset,
+        },
+    )
+    with pytest.raises(GitHubError) as err:
+        client.pull_commit_logins(12)
+    assert "rate limit is reached (GET /repos/acme/sops/pulls/12/commits)" in str(err.value)
+    assert "resets in about 60 minute(s)" in str(err.value)
+    assert waits == [2.0]  # an hour is not waited for
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://github.com/acme/sops.git", ("github.com", "acme/sops")),
+        ("git@github.com:acme/sops.git", ("github.com", "acme/sops")),
+        ("ssh://git@ghe.acme.example:2222/qa/sop-library", ("ghe.acme.example", "qa/sop-library")),
+        ("/srv/git/sops.git", None),
+    ],
+)
+def test_the_repository_comes_from_the_remote_url(url, expected):
+    parsed = parse_remote(url)
+    assert (parsed and (parsed[0], parsed[1].full_name)) == expected
+
+
+# --- the approval flow, end to end -------------------------------------------------------
+
+
+def test_pull_request_reviews_approve_the_release_end_to_end(
+    governed, run, api, tmp_path, monkeypatch
+):
+    change = draft(governed)
+    # The round on the pull request: only a comment so far, and the author's own approval.
+    api.expect(REVIEWS_12).respond_with_json(
+        [
+            review(1, "kim-park", "COMMENTED", "2026-03-01T10:00:00Z"),
+            review(2, "ben-ode", "APPROVED", "2026-03-01T10:30:00Z"),
+        ]
+    )
+    api.expect(COMMITS_12).respond_with_json([pr_commit(change, "ben-ode")])
+    api.expect(COMMENTS_12).respond_with_json([])
+    api.expect(COMMENTS_12, method="POST").respond_with_json(
+        {"id": 501, "html_url": "https://github.com/acme/sops/pull/12#issuecomment-501"}, status=201
+    )
+    summary = tmp_path / "summary.md"
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"action": "submitted", "pull_request": {"number": 12}}))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+
+    result = sopgit(run, governed, "review-round", "--comment", "--format", "json")
+
+    report = json.loads(result.stdout)
+    assert report["pull_request"] == 12
+    (sop,) = report["sops"]
+    assert (sop["id"], sop["next_version"], sop["missing"]) == (
+        "ENG-001",
+        "1.1.0",
+        ["peer", "manager"],
+    )
+    assert [(i["signer"], i["reason"]) for i in sop["ignored"]] == [
+        ("@ben-ode", "an author of the change cannot sign for it")
+    ]
+    posted = json.loads(api.log[-1][0].get_data())
+    assert posted["body"].startswith("<!-- sopgit:review-round -->\n")
+    assert "Not ready to release" in posted["body"]
+    assert summary.read_text(encoding="utf-8") == posted["body"]
+    assert (
+        "review round posted: https://github.com/acme/sops/pull/12#issuecomment-501"
+        in result.stderr
+    )
+
+    # Lee (in @acme/eng-managers) approves; Kim's comment turns into an approval.
+    api.clear_all_handlers()
+    api.expect(REVIEWS_12).respond_with_json(
+        [
+            review(1, "kim-park", "COMMENTED", "2026-03-01T10:00:00Z"),
+            review(2, "ben-ode", "APPROVED", "2026-03-01T10:30:00Z"),
+            review(3, "lee-chen", "APPROVED", "2026-03-02T10:14:00Z"),
+            review(4, "kim-park", "APPROVED", "2026-03-02T11:00:00Z"),
+        ]
+    )
+    api.expect(COMMITS_12).respond_with_json([pr_commit(change, "ben-ode")])
+    api.expect(f"{MANAGERS}/lee-chen", query="").respond_with_json(membership("lee-chen"))
+    api.expect(f"{MANAGERS}/kim-park", query="").respond_with_json(NOT_FOUND, status=404)
+    api.expect(COMMENTS_12).respond_with_json(
+        [
+            {"id": 499, "body": "LGTM", "html_url": "x"},
+            {
+                "id": 501,
+                "body": posted["body"],
+                "html_url": "https://github.com/acme/sops/pull/12#issuecomment-501",
+            },
+        ]
+    )
+    api.expect("/repos/acme/sops/issues/comments/501", method="PATCH").respond_with_json(
+        {"id": 501, "html_url": "https://github.com/acme/sops/pull/12#issuecomment-501"}
+    )
+
+    markdown = sopgit(run, governed, "review-round", "--comment", "--format", "markdown").stdout
+
+    assert "Ready to release: every required approval is in." in markdown
+    assert (
+        "| ENG-001 Deployment Process | 1.0.0 → 1.1.0 | minor "
+        "| peer: `@kim-park`, manager: `@lee-chen` | – |" in markdown
+    )
+    patched = json.loads(api.log[-1][0].get_data())
+    assert api.log[-1][0].method == "PATCH"
+    assert patched["body"] == markdown
+    assert not any(request.method == "POST" for request, _ in api.log[-4:])
+
+    # Merged on GitHub (a merge commit); the release workflow cuts the version.
+    merge = merge_pr(governed, "draft/ENG-001-deployment-process", 12, "2026-03-02T12:00:00Z")
+    monkeypatch.delenv("GITHUB_EVENT_PATH")
+    sopgit(run, governed, "release", "--date", "2026-03-03")
+
+    message = tag_message(governed, "ENG-001/v1.1.0")
+    assert message.endswith(
+        "Author: Ben Ode <ben@acme.example>\n"
+        "Pull-Request: #12\n"
+        "Approval-Required: peer, manager\n"
+        "Approved-by: @kim-park (peer) 2026-03-02T11:00:00Z\n"
+        "Approved-by: @lee-chen (manager) 2026-03-02T10:14:00Z\n\n"
+    )
+    assert (
+        "- manager: @lee-chen, approved 2026-03-02T10:14:00Z, GitHub review of pull request #12\n"
+        in message
+    )
+    assert "ben-ode" not in message
+    assert merge != change
+    assert table(governed, ENG_001) == [
+        "| 1.0.0 | 2025-04-01 | Initial version | Ana Ruiz |  |",
+        "| 1.1.0 | 2026-03-03 | Add a rollback deadline | Ben Ode "
+        "| @kim-park (peer), @lee-chen (manager) |",
+    ]
+    history = json.loads(sopgit(run, governed, "history", "ENG-001", "--format", "json").stdout)
+    assert history["releases"][-1]["approved_by"] == "@kim-park (peer), @lee-chen (manager)"
+    assert history["releases"][-1]["pull_requests"] == [12]
+
+
+def test_without_approvals_the_release_is_refused_and_nothing_changes(governed, run, api):
+    change = draft(governed)
+    merge_pr(governed, "draft/ENG-001-deployment-process", 12, "2026-03-02T12:00:00Z")
+    api.expect(REVIEWS_12).respond_with_json(
+        [
+            review(1, "lee-chen", "APPROVED", "2026-03-02T10:00:00Z"),
+            review(2, "lee-chen", "DISMISSED", "2026-03-02T11:00:00Z"),
+        ]
+    )
+    api.expect(COMMITS_12).respond_with_json([pr_commit(change, "ben-ode")])
+    before = tree_state(governed)
+
+    result = sopgit(run, governed, "release", expect=1)
+
+    assert result.stderr.count("\n") == 1
+    assert "release refused: ENG-001 lacks approval as peer, manager." in result.stderr
+    assert tree_state(governed) == before
+
+
+def test_a_rebase_merge_is_traced_to_its_pull_request_through_the_api(governed, run, api):
+    edit(governed, ENG_001, "Rebased in.")
+    sha = commit_as(governed, BEN, "fix(ENG-001): rebased in", "2026-03-01T09:00:00Z")
+    api.expect(f"/repos/acme/sops/commits/{sha}/pulls").respond_with_json(
+        [
+            {
+                "number": 15,
+                "state": "closed",
+                "title": "ENG-001: rebased in",
+                "user": {"login": "ben-ode"},
+                "merged_at": "2026-03-02T12:00:00Z",
+                "merge_commit_sha": sha,
+                "head": {"ref": "draft/x", "sha": sha},
+                "base": {"ref": "main", "sha": sha},
+            }
+        ]
+    )
+    api.expect("/repos/acme/sops/pulls/15/reviews").respond_with_json(
+        [
+            review(1, "lee-chen", "APPROVED", "2026-03-02T10:14:00Z", pr=15),
+            review(2, "kim-park", "APPROVED", "2026-03-02T10:15:00Z", pr=15),
+        ]
+    )
+    api.expect("/repos/acme/sops/pulls/15/commits").respond_with_json([pr_commit(sha, "ben-ode")])
+    api.expect(f"{MANAGERS}/lee-chen", query="").respond_with_json(membership("lee-chen"))
+    api.expect(f"{MANAGERS}/kim-park", query="").respond_with_json(NOT_FOUND, status=404)
+
+    sopgit(run, governed, "release", "--date", "2026-03-03")
+
+    message = tag_message(governed, "ENG-001/v1.0.1")
+    assert "Pull-Request: #15\n" in message
+    assert "Approved-by: @lee-chen (manager) 2026-03-02T10:14:00Z\n" in message
+
+
+# --- errors: one line, exit 2, nothing written ------------------------------------------
+
+RESET = str(int(time.time()) + 3600)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "says"),
+    [
+        (
+            401,
+            {
+                "message": "Bad credentials",
+                "documentation_url": "https://docs.github.com/rest",
+                "status": "401",
+            },
+            {},
+            f"GitHub refused the token (401 Bad credentials) on {ON_REVIEWS}; "
+            "check GITHUB_TOKEN or --github-token",
+        ),
+        (
+            403,
+            {"message": "API rate limit exceeded for installation ID 1."},
+            {"x-ratelimit-limit": "1000", "x-ratelimit-remaining": "0", "x-ratelimit-reset": RESET},
+            f"GitHub's rate limit is reached ({ON_REVIEWS}); it resets in "
+            "about 60 minute(s): try again then",
+        ),
+        (
+            404,
+            NOT_FOUND,
+            {},
+            f"GitHub has no {REVIEWS_12} (404); check GITHUB_REPOSITORY=acme/sops",
+        ),
+        (
+            500,
+            {"message": "Server Error"},
+            {},
+            f"GitHub failed {ON_REVIEWS} (500: Server Error); try again later",
+        ),
+    ],
+)
+def test_github_errors_are_one_line_exit_2_and_write_nothing(
+    governed, run, api, tmp_path, monkeypatch, status, body, headers, says
+):
+    draft(governed)
+    merge_pr(governed, "draft/ENG-001-deployment-process", 12, "2026-03-02T12:00:00Z")
+    api.expect(REVIEWS_12).respond_with_json(body, status=status, headers=headers)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    before = tree_state(governed)
+
+    for args in (["release"], ["review-round", "--pr", "12", "--comment", "--base", "HEAD~1"]):
+        result = sopgit(run, governed, *args, expect=2)
+        assert result.stdout == ""
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert result.stderr.startswith(f"sopgit: {says}"), result.stderr
+        assert tree_state(governed) == before
+        assert not summary.exists()
