@@ -18,6 +18,7 @@ INIT_FILES = {
     "sopgit.toml",
     ".github/workflows/sopgit-check.yml",
     ".github/workflows/sopgit-release.yml",
+    ".github/workflows/sopgit-site.yml",
     ".github/pull_request_template.md",
     ".github/CODEOWNERS",
     "sops/engineering/.gitkeep",
