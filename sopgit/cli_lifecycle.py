@@ -13,15 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sopgit.cli_support import library, text_table, today
+from sopgit.cli_support import library, path_arg, text_table, today
 
 if TYPE_CHECKING:
+    from sopgit.model import Tag
     from sopgit.snapshot import Snapshot
 
 
 def register(group: click.Group) -> None:
     """Add this module's commands to GROUP."""
-    for command in (review, ack, training):
+    for command in (review, ack, training, retire, audit):
         group.add_command(command)
 
 
@@ -230,3 +231,110 @@ def training(ctx: click.Context, sop_ids: tuple[str, ...], fmt: str) -> None:
             for r in rows
         ]
         click.echo(text_table(body, ["ID", "VERSION", "ACKNOWLEDGED", "MUST ACKNOWLEDGE"]))
+
+
+@click.command()
+@click.argument("sop_id", metavar="ID")
+@click.option(
+    "--reason", required=True, help="Why it is withdrawn: recorded in the commit and tag."
+)
+@click.option("--superseded-by", "successor", metavar="ID", help="The SOP that replaces it.")
+@click.option("--date", "date", help="The date of the final release YYYY-MM-DD (default: today).")
+@click.option("--no-release", is_flag=True, help="Only commit the retirement, for review first.")
+@click.option(
+    "--allow-branch", is_flag=True, help="Retire on a branch other than the release branch."
+)
+@click.option("--allow-unapproved", is_flag=True, help="Release although approvals are missing.")
+@click.option("--because", "unapproved_reason", help="With --allow-unapproved: why (recorded).")
+@click.option("--dry-run", is_flag=True, help="Print the commit and the new file; write nothing.")
+@click.pass_context
+def retire(
+    ctx: click.Context,
+    sop_id: str,
+    reason: str,
+    successor: str | None,
+    date: str | None,
+    no_release: bool,
+    allow_branch: bool,
+    allow_unapproved: bool,
+    unapproved_reason: str | None,
+    dry_run: bool,
+) -> None:
+    """Withdraw an SOP: status retired, then a final version; the file and history stay."""
+    from sopgit import retirement
+    from sopgit.release import release_lock
+    from sopgit.snapshot import load_snapshot
+
+    if allow_unapproved != bool(unapproved_reason and unapproved_reason.strip()):
+        raise click.UsageError("--allow-unapproved and --because TEXT go together")
+    when = today()
+    if date:
+        try:
+            when = dt.date.fromisoformat(date)
+        except ValueError:
+            raise click.BadParameter(
+                f"{date!r} is not a date YYYY-MM-DD", param_hint="--date"
+            ) from None
+    lib = library(ctx)
+    if dry_run:
+        planned = retirement.prepare(load_snapshot(lib), sop_id, reason, successor)
+        click.echo("commit:\n" + "".join(f"    {line}\n" for line in planned.message.splitlines()))
+        return
+    with release_lock(lib.repo.git_dir()):
+        done = retirement.retire(
+            lib,
+            sop_id,
+            reason,
+            successor=successor,
+            date=when,
+            release=not no_release,
+            allow_branch=allow_branch,
+            allow_unapproved=unapproved_reason if allow_unapproved else None,
+        )
+    if done.plan is None:
+        click.echo(f"{done.sop_id} marked retired; release it after review with 'sopgit release'")
+        return
+    tag = done.plan.tags[0]
+    click.echo(f"{done.sop_id} retired: final version {tag.version}, tag {tag.name}")
+
+
+@click.command()
+@click.argument("sop_id", metavar="ID")
+@click.option("--version", "only", help="Only this version.")
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md")
+@click.option("--output", "output", help="Write to this file instead of printing.")
+@click.pass_context
+def audit(ctx: click.Context, sop_id: str, only: str | None, fmt: str, output: str | None) -> None:
+    """The complete evidence trail of one SOP: versions, approvals, reviews, training."""
+    from sopgit.audit import build_audit
+    from sopgit.errors import UsageError
+    from sopgit.lifecycle import ACK_TRAILER, ACKS_REF, events
+    from sopgit.publish import render_markdown
+    from sopgit.snapshot import load_snapshot
+
+    lib = library(ctx)
+    snapshot = load_snapshot(lib)
+    sop = snapshot.sop(sop_id)
+    released = {str(v) for v, _ in snapshot.version(sop.sop_id).releases}
+    if only is not None and only not in released:
+        known = ", ".join(sorted(released)) or "none"
+        raise UsageError(f"{sop.sop_id} has no version {only}; released versions: {known}")
+
+    def verify(tag: Tag) -> str:  # one git process per signed version of this one SOP
+        if not tag.signed:
+            return "unsigned"
+        return "verified" if lib.repo.verify_tag(tag.name) else "not verified"
+
+    acks = events(lib.repo.ref_log(ACKS_REF), ACK_TRAILER)
+    data = build_audit(snapshot, sop.sop_id, acks, verify, only)
+    text = (
+        json.dumps(data, indent=2) + "\n"
+        if fmt == "json"
+        else render_markdown("audit.md.j2", {"a": data}, lib.root)
+    )
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    target = path_arg(ctx, output)
+    target.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {target}", err=True)

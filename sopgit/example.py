@@ -49,7 +49,7 @@ def _commit(repo: GitRepo, who: Identity, date: str, message: str, *edits: Edit)
     repo.acting_as(who, f"{date}T10:00:00+00:00")
     for edit in edits:
         _edit(repo.root, edit)
-    repo.commit_paths(sorted({e.path for e in edits}) or ["."], message)
+    repo.commit_paths(sorted({e.path for e in edits}) or ["."], message, verify=False)
 
 
 def _merge(repo: GitRepo, branch: str, number: int, date: str, approver: Identity) -> None:
@@ -136,7 +136,9 @@ def write_history(lib: Library) -> None:
         text = file.read_text(encoding="utf-8")
         if old_name in text:
             file.write_text(text.replace(old_name, new_name), encoding="utf-8")
-    repo.commit_paths(["sops", ".github"], "refactor(OPS-002): name the file after the tier model")
+    repo.commit_paths(
+        ["sops", ".github"], "refactor(OPS-002): name the file after the tier model", verify=False
+    )
     _commit(
         repo,
         SAM,

@@ -159,6 +159,7 @@ def parse_tags(text: str) -> list[Tag]:
                 tagger_email=email,
                 time=int(date.split()[0]) if date.strip() else 0,
                 message=SIGNATURE.sub("", contents).strip() if annotated else "",
+                signed=annotated and SIGNATURE.search(contents) is not None,
             )
         )
     return tags
@@ -359,6 +360,14 @@ class GitRepo:
                 found[parts[0]] = (parts[1], parts[2])
         return found
 
+    def verify_tag(self, name: str) -> bool:
+        """Does git's own verification (gpg keyring, ssh allowedSignersFile) accept NAME?"""
+        try:
+            self.run("verify-tag", "--", name)
+        except RepoError:
+            return False
+        return True
+
     def remote_url(self, remote: str) -> str | None:
         try:
             return self.run("remote", "get-url", "--", remote).strip() or None
@@ -468,9 +477,18 @@ class GitRepo:
         except RepoError:
             return False
 
-    def commit_paths(self, paths: Iterable[str], message: str) -> None:
+    def commit_paths(self, paths: Iterable[str], message: str, *, verify: bool = True) -> None:
+        """Commit PATHS with MESSAGE; the repository's hooks run unless VERIFY is off."""
         self.run("add", "--", *paths)
-        self.run("commit", "--quiet", "--no-verify", "-m", message)
+        with message_file(message) as path:
+            self.run(
+                "commit",
+                "--quiet",
+                "--cleanup=verbatim",
+                "-F",
+                path,
+                *([] if verify else ["--no-verify"]),
+            )
 
 
 def _reason(err: GitCommandError) -> str:

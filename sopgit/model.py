@@ -41,3 +41,4 @@ class Tag:
     tagger_email: str = ""
     time: int = 0  # tagger time; for a lightweight tag, 0
     message: str = ""
+    signed: bool = False  # carries a gpg or ssh signature (not yet verified)

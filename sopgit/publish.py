@@ -4,13 +4,10 @@ contexts from the pure models, render them, and write files only when they chang
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import jinja2
 
 from sopgit.catalog import IndexItem, index_context
 from sopgit.changelog import (
@@ -25,24 +22,15 @@ from sopgit.changelog import (
 from sopgit.errors import RepoError, UsageError
 from sopgit.history import SopVersion
 from sopgit.library import SOP_ID
-from sopgit.render import environment
+from sopgit.render import render
 from sopgit.snapshot import Snapshot
 from sopgit.workspace import Library
 
 CHANGELOG_FILE = "CHANGELOG.md"
 INDEX_FILE = "SOPS.md"
 
+
 # Characters that could start Markdown or HTML syntax inside a line of text.
-_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
-
-
-def md_escape(value: object) -> str:
-    """Untrusted text as literal Markdown: one line, every syntax character escaped.
-
-    Also right for a table cell: `|` is escaped and newlines are gone."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
-
-
 def repository_url(lib: Library) -> str | None:
     """The GitHub page of the configured remote, for pull-request links; None otherwise."""
     try:
@@ -127,22 +115,9 @@ def index_data(snapshot: Snapshot, output: Path | None) -> dict[str, Any]:
     )
 
 
-def markdown_environment(library_root: Path) -> jinja2.Environment:
-    env = environment(library_root)
-    env.filters["md"] = md_escape
-    return env
-
-
 def render_markdown(name: str, context: dict[str, Any], library_root: Path) -> str:
-    try:
-        text = markdown_environment(library_root).get_template(name).render(**context)
-    except jinja2.TemplateSyntaxError as err:
-        raise UsageError(
-            f"template error: {err.message}; fix the template", err.filename, err.lineno
-        ) from None
-    except jinja2.UndefinedError as err:
-        raise UsageError(f"template {name} uses an unknown variable: {err.message}") from None
-    return text.rstrip("\n") + "\n"
+    """A Markdown template rendered, ending in exactly one newline."""
+    return render(name, context, library_root).rstrip("\n") + "\n"
 
 
 # --- writing --------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from sopgit.snapshot import Snapshot, Sop
 from sopgit.versioning import tag_name
 
 LOCK_FILE = "sopgit-release.lock"
+RETIRE_TRAILER = "Sopgit-Retire"
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,11 @@ def _new_row(
     verdict: Outcome | None = None,
 ) -> HistoryRow:
     verdict = verdict or Outcome(sop.sop_id, (), (), ())
+    retirement = retirement_of(version)
     if message:
         description = " ".join(message.split())
+    elif retirement is not None:
+        description = f"Retired: {retirement[0]}"
     elif version.current is None:
         description = "Initial version"
     else:
@@ -199,6 +203,10 @@ def _tag_plan(
         *([f"Approval-Required: {', '.join(verdict.required)}"] if verdict.required else []),
         *(approval.trailer() for approval in verdict.approvals),
     ]
+    retirement = retirement_of(version)
+    if retirement is not None:
+        trailers.append(f"Retired: {retirement[0]}")
+        trailers += [f"Superseded-By: {retirement[1]}"] if retirement[1] else []
     if verdict.missing and allow_unapproved:
         trailers.append(f"Allow-Unapproved: {' '.join(allow_unapproved.split())}")
         trailers += [f"Missing-Approval: {role}" for role in verdict.missing]
@@ -219,6 +227,16 @@ def _tag_plan(
     return TagPlan(
         row.tag, sop.sop_id, row.version, str(version.current or "") or None, bump, message
     )
+
+
+def retirement_of(version: SopVersion) -> tuple[str, str | None] | None:
+    """(reason, superseded-by id) when a pending change retires the SOP."""
+    for change in version.pending:
+        if change.message.trailer_values(RETIRE_TRAILER):
+            reason = (change.message.trailer_values("Retire-Reason") or ["withdrawn"])[0]
+            successor = (change.message.trailer_values("Superseded-By") or [None])[0]
+            return reason, successor
+    return None
 
 
 def bump_option(major: bool, minor: bool, patch: bool) -> str | None:

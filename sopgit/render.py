@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ def environment(library_root: Path | None = None) -> jinja2.Environment:
     )
     env.filters["yaml_scalar"] = yaml_scalar
     env.filters["toml_string"] = toml_string
+    env.filters["md"] = md_escape  # untrusted text as literal Markdown
     return env
 
 
@@ -56,3 +58,13 @@ def render(name: str, context: dict[str, Any], library_root: Path | None = None)
         ) from None
     except jinja2.UndefinedError as err:
         raise UsageError(f"template {name} uses an unknown variable: {err.message}") from None
+
+
+MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+
+
+def md_escape(value: object) -> str:
+    """Untrusted text as literal Markdown: one line, every syntax character escaped.
+
+    Also right for a table cell: `|` is escaped and newlines are gone."""
+    return MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))

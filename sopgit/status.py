@@ -43,8 +43,9 @@ def status_rows(snapshot: Snapshot, today: dt.date) -> list[StatusRow]:
     rows = []
     for sop in snapshot.sops.values():
         version = snapshot.version(sop.sop_id)
-        review_due = snapshot.review_due(sop.sop_id)
-        if sop.meta("status") == "retired":
+        retired = sop.meta("status") == "retired"
+        review_due = None if retired else snapshot.review_due(sop.sop_id)
+        if retired:
             state = "retired"
         elif version.current is None:
             state = "draft"

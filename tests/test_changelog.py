@@ -29,7 +29,7 @@ from sopgit.changelog import (
 )
 from sopgit.config import DEFAULT_DEPARTMENTS
 from sopgit.model import Tag
-from sopgit.publish import md_escape
+from sopgit.render import md_escape
 
 GOLDEN = Path(__file__).parent / "golden"
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(1)>"

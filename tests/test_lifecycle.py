@@ -236,3 +236,147 @@ def test_ack_push_sends_the_acknowledgements_ref(run, released, tmp_path, monkey
     assert git(remote, "rev-parse", "refs/sopgit/acks") == git(
         released, "rev-parse", "refs/sopgit/acks"
     )
+
+
+# --- retirement ---------------------------------------------------------------------
+
+ENG2 = "sops/engineering/ENG-002-code-review-standards.md"
+
+
+def test_retire_superseded_by_a_new_sop(run, released, monkeypatch):
+    monkeypatch.setenv("SOPGIT_TODAY", "2025-06-01")
+    new = run("-C", str(released), "new", "Review And Deploy", "--dept", "ENG", "--no-branch")
+    assert new.stdout.strip() == "sops/engineering/ENG-006-review-and-deploy.md"
+    git(released, "add", "-A")
+    git(released, "commit", "-qm", "feat(ENG-006): one procedure for review and deployment")
+    run("-C", str(released), "release", "ENG-006")
+
+    result = run(
+        "-C",
+        str(released),
+        "retire",
+        "ENG-002",
+        "--reason",
+        "Merged into ENG-006",
+        "--superseded-by",
+        "ENG-006",
+    )
+    assert result.stdout == "ENG-002 retired: final version 2.0.0, tag ENG-002/v2.0.0\n"
+    text = (released / ENG2).read_text()
+    assert "status: retired\n" in text
+    assert "supersededBy: ENG-006\n" in text
+    assert "version: 2.0.0\n" in text
+    assert "| 2.0.0 | 2025-06-01 | Retired: Merged into ENG-006 |" in text
+    tag = git(released, "cat-file", "tag", "ENG-002/v2.0.0")
+    assert "Retired: Merged into ENG-006\nSuperseded-By: ENG-006\n" in tag
+    assert "Bump: major\n" in tag
+    row = status_of(run, released, "ENG-002")
+    assert (row["state"], row["review_due"], row["next_version"]) == ("retired", None, None)
+    # Kept with its history, but never reused and no longer linked to.
+    assert git(released, "log", "--format=%s", "--", ENG2).splitlines()[:2] == [
+        "release: ENG-002 v2.0.0",
+        "feat(ENG-002)!: retire Code Review Standards",
+    ]
+    again = run("-C", str(released), "new", "Another", "--dept", "ENG", "--dry-run")
+    assert "ENG-007" in again.stdout
+    result = run("-C", str(released), "check", "--format", "json", expect=1)
+    retired_links = [
+        d for d in json.loads(result.stdout)["diagnostics"] if d["rule"] == "retired-link"
+    ]
+    assert retired_links
+    assert all("links to ENG-002, which is retired" in d["message"] for d in retired_links)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["ENG-002", "--reason", "x", "--superseded-by", "ENG-002"], "by itself"),
+        (["ENG-002", "--reason", "x", "--superseded-by", "ENG-999"], "no SOP with id ENG-999"),
+        (["ENG-999", "--reason", "x"], "no SOP with id ENG-999"),
+        (["ENG-002", "--reason", "  "], "give the reason"),
+    ],
+)
+def test_retire_bad_input_writes_nothing(run, released, args, words):
+    before = tree_state(released)
+    result = run("-C", str(released), "retire", *args, expect=2)
+    assert words in result.stderr
+    assert tree_state(released) == before
+
+
+def test_retiring_twice_is_refused(run, released):
+    run("-C", str(released), "retire", "ENG-002", "--reason", "Obsolete", "--date", "2025-05-01")
+    before = tree_state(released)
+    result = run("-C", str(released), "retire", "ENG-002", "--reason", "again", expect=2)
+    assert "ENG-002 is retired already" in result.stderr
+    assert tree_state(released) == before
+
+
+def test_a_failed_final_release_undoes_the_retirement(run, released):
+    hook = released / ".git/hooks/pre-commit"
+    # Let the retirement commit through, refuse the release commit after it.
+    hook.write_text("#!/bin/sh\ngit log -1 --format=%s | grep -q retire && exit 1\nexit 0\n")
+    hook.chmod(0o755)
+    before = tree_state(released)
+    run("-C", str(released), "retire", "ENG-002", "--reason", "Obsolete", expect=2)
+    assert tree_state(released) == before
+
+
+def test_retire_without_release_leaves_it_for_review(run, released):
+    result = run("-C", str(released), "retire", "ENG-002", "--reason", "Obsolete", "--no-release")
+    assert "release it after review" in result.stdout
+    assert "status: retired" in (released / ENG2).read_text()
+    assert "ENG-002/v2.0.0" not in git(released, "tag")
+    run("-C", str(released), "release", "--date", "2025-05-02")
+    assert "Retired: Obsolete" in git(released, "cat-file", "tag", "ENG-002/v2.0.0")
+
+
+# --- audit --------------------------------------------------------------------------
+
+
+def test_audit_shows_the_whole_trail(run, released, monkeypatch):
+    configure_audience(released)
+    as_person(monkeypatch, released, "Kim Park", "kim@acme.example")
+    monkeypatch.setenv("SOPGIT_TODAY", "2025-04-20")
+    run("-C", str(released), "ack", "ENG-001")
+    monkeypatch.setenv("SOPGIT_TODAY", "2026-03-30")
+    run("-C", str(released), "review", "ENG-001", "--done", "-m", "Matches practice.")
+    data = json.loads(run("-C", str(released), "audit", "ENG-001", "--format", "json").stdout)
+    assert data["current_version"] == "1.0.0"
+    assert data["review_due"] == "2027-03-30"
+    [version] = data["versions"]
+    assert version["tag"] == "ENG-001/v1.0.0"
+    assert version["bump"] == "initial"
+    assert version["signature"] == "unsigned"
+    assert version["released_by"] == "Ana Ruiz <ana@acme.example>"
+    assert (
+        version["release_commit"] == git(released, "rev-parse", "ENG-001/v1.0.0^{commit}").strip()
+    )
+    assert [(r["version"], r["name"], r["note"]) for r in data["reviews"]] == [
+        ("1.0.0", "Kim Park", "Matches practice.")
+    ]
+    assert [(a["version"], a["email"], a["date"]) for a in data["acknowledgements"]] == [
+        ("1.0.0", "kim@acme.example", "2025-04-20")
+    ]
+    text = run("-C", str(released), "audit", "ENG-001").stdout
+    assert text.startswith("# Audit trail: ENG-001 Deployment Process\n")
+    assert "## Version 1.0.0 (2025-04-01)" in text
+    assert "- 2026-03-30: v1.0.0 reviewed by Kim Park" in text
+    assert "- 2025-04-20: v1.0.0 acknowledged by Kim Park" in text
+
+
+def test_audit_of_one_version_and_to_a_file(run, released, tmp_path):
+    out = tmp_path / "audit.md"
+    run("-C", str(released), "audit", "ENG-001", "--version", "1.0.0", "--output", str(out))
+    assert "## Version 1.0.0" in out.read_text()
+    result = run("-C", str(released), "audit", "ENG-001", "--version", "7.0.0", expect=2)
+    assert "has no version 7.0.0" in result.stderr
+
+
+def test_audit_of_the_example_records_approvals_and_pull_requests(run, example):
+    data = json.loads(run("-C", str(example), "audit", "ENG-001", "--format", "json").stdout)
+    latest = data["versions"][-1]
+    assert latest["version"] == "1.1.0"
+    assert latest["pull_requests"] == [1]
+    assert [(a["name"], a["role"], a["meaning"]) for a in latest["approvals"]] == [
+        ("Ana Ruiz", "peer", "approved")
+    ]
