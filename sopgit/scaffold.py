@@ -72,6 +72,9 @@ def init_files(config: Config, sops: dict[str, str]) -> dict[str, str]:
             "init/workflows/sopgit-release.yml.j2", context
         ),
         ".github/workflows/sopgit-site.yml": render("init/workflows/sopgit-site.yml.j2", context),
+        ".github/workflows/sopgit-review.yml": render(
+            "init/workflows/sopgit-review.yml.j2", context
+        ),
         ".github/pull_request_template.md": render("init/pull_request_template.md", {}),
         ".github/CODEOWNERS": codeowners(sops, config),
     }

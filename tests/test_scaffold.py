@@ -19,6 +19,7 @@ INIT_FILES = {
     ".github/workflows/sopgit-check.yml",
     ".github/workflows/sopgit-release.yml",
     ".github/workflows/sopgit-site.yml",
+    ".github/workflows/sopgit-review.yml",
     ".github/pull_request_template.md",
     ".github/CODEOWNERS",
     "sops/engineering/.gitkeep",

@@ -100,3 +100,18 @@ def test_workflows_check_out_with_checkout_v5(workflows):
         for step in steps(load(path)):
             if step.get("uses", "").startswith("actions/checkout"):
                 assert step["uses"] == "actions/checkout@v5", path.name
+
+
+def test_a_weekly_job_keeps_the_review_issue(workflows):
+    flow = load(workflows["sopgit-review.yml"])
+    assert flow["permissions"]["issues"] == "write"
+    script = flow["jobs"]["review"]["steps"][-1]["run"]
+    assert "sopgit review --within 30 --format markdown" in script
+    assert "gh issue edit" in script
+    assert "gh issue create" in script
+
+
+def test_the_release_job_commits_the_changelog_and_index(workflows):
+    steps = load(workflows["sopgit-release.yml"])["jobs"]["release"]["steps"]
+    assert "sopgit changelog" in steps[-1]["run"]
+    assert "sopgit index" in steps[-1]["run"]
