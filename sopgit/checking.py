@@ -7,9 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sopgit.config import Config
 from sopgit.errors import UsageError
-from sopgit.library import relative_to_root, sop_files
-from sopgit.lint import Diagnostic, LibraryFacts, check_text, duplicate_map, meta_of
+from sopgit.library import is_sop_path, relative_to_root, sop_files
+from sopgit.lint import Diagnostic, LibraryFacts, check_text, duplicate_map, identify
 from sopgit.versioning import current_versions
 from sopgit.workspace import Library
 
@@ -49,11 +50,17 @@ def check_library(
         targets = [relative_to_root(root, p) or str(p) for p in paths]
         library_texts.update(lib.repo.staged_text(targets))
     else:
-        targets = _targets(root, list(paths)) if paths else sorted(library_texts)
+        targets = _targets(root, list(paths), config) if paths else sorted(library_texts)
     texts = {p: library_texts[p] if p in library_texts else _read(root, p) for p in targets}
-    metas = {path: meta_of(text) for path, text in {**library_texts, **texts}.items()}
-    ids = ((path, meta.get("sop_id")) for path, meta in metas.items())
-    retired = {p: str(m.get("sop_id", p)) for p, m in metas.items() if m.get("status") == "retired"}
+    fmt = config.format
+    known = {path: identify(path, text, fmt) for path, text in {**library_texts, **texts}.items()}
+    ids = ((path, sop_id) for path, (sop_id, _meta) in known.items())
+    status_key = fmt.key("status")
+    retired = {
+        p: str(sop_id or p)
+        for p, (sop_id, meta) in known.items()
+        if status_key and meta.get(status_key) == "retired"
+    }
     facts = LibraryFacts(
         config=config,
         exists=lambda relative: (root / relative).exists(),
@@ -61,7 +68,9 @@ def check_library(
         retired=retired,
         released={
             sop_id: str(version)
-            for sop_id, version in current_versions(lib.repo.tag_names(), config.tag_format).items()
+            for sop_id, version in current_versions(
+                lib.repo.tag_names(), config.tag_format, fmt.id_pattern
+            ).items()
         },
     )
     diagnostics = [d for path in targets for d in check_text(path, texts[path], facts)]
@@ -93,13 +102,15 @@ def overdue_reviews(lib: Library, paths: set[str], today: dt.date) -> list[Diagn
     return found
 
 
-def _targets(root: Path, paths: list[Path]) -> list[str]:
+def _targets(root: Path, paths: list[Path], config: Config) -> list[str]:
     """Markdown files named on the command line (folders expand), relative to ROOT."""
     found: list[str] = []
     for path in paths:
         if not path.exists():
             raise UsageError("does not exist; give an SOP file or folder", path)
         files = sorted(path.rglob("*.md")) if path.is_dir() else [path]
+        if path.is_dir():  # a folder holds the SOPs the library's globs name
+            files = [f for f in files if _is_sop(root, f, config)]
         for file in files:
             relative = relative_to_root(root, file)
             if relative is None:
@@ -107,6 +118,16 @@ def _targets(root: Path, paths: list[Path]) -> list[str]:
             if relative not in found:
                 found.append(relative)
     return found
+
+
+def _is_sop(root: Path, file: Path, config: Config) -> bool:
+    relative = relative_to_root(root, file)
+    base = (root / config.root).resolve()
+    try:
+        under = file.resolve().relative_to(base).as_posix()
+    except ValueError:
+        return relative is not None  # outside the root: the outside-root rule says so
+    return is_sop_path(under, config.format.files, config.format.exclude)
 
 
 def _read(root: Path, relative: str) -> str:

@@ -53,13 +53,32 @@ def cli(ctx: click.Context, directory: Path) -> None:
 @cli.command()
 @click.argument("directory", default=".", metavar="[DIR]")
 @click.option("--example", is_flag=True, help="Create the demo library of 14 SOPs in DIR.")
+@click.option(
+    "--adopt",
+    is_flag=True,
+    help="Adopt the existing SOP repository in DIR: propose a sopgit.toml that fits it.",
+)
+@click.option(
+    "--baseline",
+    is_flag=True,
+    help="With --adopt: tag each SOP's stated version on the current commit as a baseline.",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
 @click.pass_context
-def init(ctx: click.Context, directory: str, example: bool, dry_run: bool) -> None:
+def init(
+    ctx: click.Context, directory: str, example: bool, adopt: bool, baseline: bool, dry_run: bool
+) -> None:
     """Create a library in DIR, or adopt the repository there. Never overwrites your files."""
     from sopgit.scaffold import init_library
 
     target = path_arg(ctx, directory)
+    if baseline and not adopt:
+        raise click.UsageError("--baseline goes with --adopt")
+    if adopt:
+        if example:
+            raise click.UsageError("--adopt and --example do not go together")
+        _adopt(ctx, target, baseline, dry_run)
+        return
     report = init_library(target, example=example, dry_run=dry_run)
     verb = "would create" if dry_run else "created"
     for path in report.created:
@@ -71,6 +90,33 @@ def init(ctx: click.Context, directory: str, example: bool, dry_run: bool) -> No
     if not dry_run:
         where = directory if directory != "." else "this folder"
         click.echo(f'Library ready in {where}. Next: sopgit new "Title" --dept ENG', err=True)
+
+
+def _adopt(ctx: click.Context, target: Path, baseline: bool, dry_run: bool) -> None:
+    from sopgit.adopt import adopt_library
+
+    report = adopt_library(target, baseline=baseline, dry_run=dry_run, today=today())
+    proposal = report.proposal
+    for finding in report.findings:
+        click.echo(f"sopgit: {finding}", err=True)
+    if proposal.errors:
+        click.echo(
+            f"sopgit: adoption stopped: {len(proposal.errors)} problem(s) above; "
+            "nothing was written",
+            err=True,
+        )
+        ctx.exit(1)
+    if dry_run:
+        click.echo(proposal.text, nl=False)
+    count = len(proposal.sops)
+    click.echo(f"{count} SOP file{'s' * (count != 1)} identified", err=True)
+    if report.config_written:
+        click.echo("created   sopgit.toml", err=True)
+    elif report.config_exists:
+        click.echo("skipped   sopgit.toml (exists with your changes; left as it is)", err=True)
+    verb = "would tag" if dry_run else "tagged"
+    for tag in report.baseline:
+        click.echo(f"{verb} {tag.name} (baseline)", err=True)
 
 
 @cli.command()
@@ -236,10 +282,17 @@ def history(ctx: click.Context, sop_id: str, fmt: str) -> None:
     from sopgit.history import history_rows, table_lines
     from sopgit.snapshot import load_one
 
-    sop, version = load_one(library(ctx), sop_id)
+    lib = library(ctx)
+    sop, version = load_one(lib, sop_id)
     rows = history_rows(version)
     if fmt == "markdown":
-        click.echo("\n".join(table_lines(rows)))
+        form = lib.config.format
+        if form.history.markers:
+            click.echo("\n".join(table_lines(rows)))
+        else:  # the library's own table: its columns, order and dates
+            from sopgit.docformat import history_table_lines
+
+            click.echo("\n".join(history_table_lines(rows, form, sop.doc)))
         return
     pending = [
         {
@@ -256,7 +309,7 @@ def history(ctx: click.Context, sop_id: str, fmt: str) -> None:
             "id": sop.sop_id,
             "title": sop.meta("title", sop.sop_id),
             "path": sop.path,
-            "version": str(version.current) if version.current else None,
+            "version": str(version.effective) if version.effective else None,
             "next_version": str(version.next) if version.next else None,
             "bump": version.bump,
             "releases": [row.as_dict() for row in rows],
@@ -266,8 +319,20 @@ def history(ctx: click.Context, sop_id: str, fmt: str) -> None:
         return
     click.echo(f"{sop.sop_id} {sop.meta('title')} ({sop.path})")
     if rows:
-        body = [[r.version, r.date, r.description, r.author, r.approved_by or "-"] for r in rows]
+        marks = {"hand": " *", "baseline": " (baseline)"}
+        body = [
+            [
+                r.version + marks.get(r.source, ""),
+                r.date or "-",
+                r.description,
+                r.author or "-",
+                r.approved_by or "-",
+            ]
+            for r in rows
+        ]
         click.echo(text_table(body, ["VERSION", "DATE", "DESCRIPTION", "AUTHOR", "APPROVED BY"]))
+        if any(r.source == "hand" for r in rows):
+            click.echo("* recorded by hand in the file's history table, before sopgit")
     else:
         click.echo("not released yet")
     if version.pending:

@@ -86,7 +86,7 @@ def changelog(
     from sopgit.snapshot import load_snapshot
 
     lib = library(ctx)
-    wanted = check_sop_id(sop_id) if sop_id else None
+    wanted = check_sop_id(sop_id, lib.config.format.id_pattern) if sop_id else None
     data = changelog_data(load_snapshot(lib), since=since, sop_id=wanted)
     text = _json(data) if fmt == "json" else render_markdown("changelog.md.j2", data, lib.root)
     _emit(lib, text, _target(ctx, lib, output, CHANGELOG_FILE, fmt), dry_run)

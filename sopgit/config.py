@@ -10,10 +10,20 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from sopgit.docformat import (
+    FIELDS,
+    HISTORY_FIELDS,
+    ID_SOURCES,
+    METADATA,
+    ORDERS,
+    Format,
+    HistoryFormat,
+)
 from sopgit.errors import ConfigError
 
 CONFIG_FILE = "sopgit.toml"
-DEPT_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
+# ENG; an adopted library's prefixes may have parts, like CSC-PR (of CSC-PR-013)
+DEPT_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,9}(?:-[A-Z][A-Z0-9]{0,9})*$")
 BUMP_KINDS = ("major", "minor", "patch")
 COMMIT_MSG_MODES = ("warn", "block", "off")
 
@@ -62,6 +72,8 @@ class Config:
     commit_msg: str = "warn"
     # who must acknowledge: "*" (every SOP), a department code or an SOP id -> emails
     training_audience: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    format: Format = field(default_factory=Format)  # the library's document format
+    check_disable: tuple[str, ...] = ()  # check rules this library does not follow
 
     def audience_for(self, sop_id: str) -> tuple[str, ...]:
         dept = sop_id.rsplit("-", 1)[0]
@@ -195,13 +207,13 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, text: str = 
         return ConfigError(f"unknown key '{dotted}'{hint}", path, _line_of(text, dotted))
 
     values: dict[str, Any] = {"path": path}
-    sections = [*SCHEMA, "departments", "training"]
+    sections = [*SCHEMA, "departments", "training", "format", "check"]
     for section, body in data.items():
         if section not in sections:
             raise unknown(section, sections)
         if not isinstance(body, dict):
             raise fail(section, "a table, e.g. [" + section + "]")
-        if section in ("departments", "training"):  # validated on their own below
+        if section in ("departments", "training", "format", "check"):  # validated below
             continue
         known = list(SCHEMA[section]) + [k for s, k in NESTED_TABLES if s == section]
         for key, value in body.items():
@@ -238,6 +250,10 @@ def parse_config(data: Mapping[str, Any], path: Path | None = None, text: str = 
         table = data.get("approval", {}).get(kind)
         if table is not None:
             values[f"approval_{kind}"] = _required_by(kind, table, fail, unknown)
+    if "format" in data:
+        values["format"] = _format(data["format"], fail, unknown)
+    if "check" in data:
+        values["check_disable"] = _check_table(data["check"], fail, unknown)
     config = Config(**values)
     _check_roles(config, fail)
     return config
@@ -352,6 +368,194 @@ def _bump(table: Any, fail: Callable[..., ConfigError]) -> dict[str, str]:
         if bump not in BUMP_KINDS:
             raise fail(f"versioning.bump.{kind}", 'one of "major", "minor", "patch"')
         rules[kind] = bump
+    return rules
+
+
+FORMAT_KEYS = (
+    "files",
+    "exclude",
+    "metadata",
+    "id_source",
+    "id_pattern",
+    "filename_pattern",
+    "required_keys",
+    "date_format",
+    "legacy",
+    "sections",
+    "ordered_sections",
+    "steps_section",
+    "keys",
+    "history",
+)
+HISTORY_KEYS = ("heading", "markers", "order", "date_format", "columns")
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError('a string ("" for none)')
+    return value
+
+
+def _regex(group: str | None) -> Validator:
+    def check(value: Any) -> str:
+        text = _text(value)
+        try:
+            compiled = re.compile(text)
+        except re.error as err:
+            raise ValueError(f"a regular expression ({err})") from None
+        if group and text and group not in compiled.groupindex:
+            raise ValueError(f"a regular expression with a group (?P<{group}>...)")
+        return text
+
+    return check
+
+
+def _date_format(value: Any) -> str:
+    text = _string(value)
+    import datetime as dt
+
+    try:
+        sample = dt.date(2024, 10, 31).strftime(text)
+        parsed = dt.datetime.strptime(sample, text).date()
+    except ValueError:
+        parsed = None
+    if parsed != dt.date(2024, 10, 31):
+        raise ValueError('a strftime date format naming year, month and day, e.g. "%Y.%m.%d"')
+    return text
+
+
+def _glob_list(value: Any) -> tuple[str, ...]:
+    globs = _string_list(value) if value != [] else ()
+    for glob in globs:
+        if glob.startswith("/") or ".." in glob.split("/"):
+            raise ValueError('globs inside the library root, e.g. ["**/*.md"]')
+    return globs
+
+
+def _fields(choices: tuple[str, ...]) -> Validator:
+    def check(value: Any) -> tuple[str, ...]:
+        names = _string_list(value) if value != [] else ()
+        wrong = [n for n in names if n not in choices]
+        if wrong:
+            raise ValueError("a list of " + ", ".join(choices))
+        return names
+
+    return check
+
+
+FORMAT_SCHEMA: dict[str, Validator] = {
+    "files": _glob_list,
+    "exclude": _glob_list,
+    "metadata": _one_of(METADATA),
+    "id_source": _one_of(ID_SOURCES),
+    "id_pattern": _regex(None),
+    "filename_pattern": _regex("id"),
+    "required_keys": _fields(FIELDS),
+    "date_format": _date_format,
+    "legacy": _bool,
+    "sections": lambda v: _string_list(v) if v != [] else (),
+    "ordered_sections": _bool,
+    "steps_section": _text,
+}
+HISTORY_SCHEMA: dict[str, Validator] = {
+    "heading": _string,
+    "markers": _bool,
+    "order": _one_of(ORDERS),
+    "date_format": _date_format,
+}
+
+
+def _format(
+    table: Any, fail: Callable[..., ConfigError], unknown: Callable[..., ConfigError]
+) -> Format:
+    """`[format]`: the library's own document format (see sopgit.docformat)."""
+    values: dict[str, Any] = {}
+    for key, body in table.items():
+        dotted = f"format.{key}"
+        if key == "keys":
+            values["keys"] = _mapping(body, dotted, FIELDS, fail, unknown)
+        elif key == "history":
+            values["history"] = _history(body, fail, unknown)
+        elif key in FORMAT_SCHEMA:
+            try:
+                values[key] = FORMAT_SCHEMA[key](body)
+            except ValueError as err:
+                raise fail(dotted, str(err)) from None
+        else:
+            raise unknown(dotted, list(FORMAT_KEYS))
+    if not values.get("id_pattern", "x"):
+        raise fail("format.id_pattern", "a regular expression an id matches")
+    if "keys" in values:
+        from sopgit.docformat import SEED_KEYS
+
+        values["keys"] = {**SEED_KEYS, **values["keys"]}
+    return Format(**values)
+
+
+def _history(
+    table: Any, fail: Callable[..., ConfigError], unknown: Callable[..., ConfigError]
+) -> HistoryFormat:
+    if not isinstance(table, dict):
+        raise fail("format.history", "a table, e.g. [format.history]")
+    values: dict[str, Any] = {}
+    for key, body in table.items():
+        dotted = f"format.history.{key}"
+        if key == "columns":
+            values["columns"] = _mapping(body, dotted, HISTORY_FIELDS, fail, unknown)
+        elif key in HISTORY_SCHEMA:
+            try:
+                values[key] = HISTORY_SCHEMA[key](body)
+            except ValueError as err:
+                raise fail(dotted, str(err)) from None
+        else:
+            raise unknown(dotted, list(HISTORY_KEYS))
+    if "columns" in values:
+        from sopgit.docformat import SEED_COLUMNS
+
+        values["columns"] = {**SEED_COLUMNS, **values["columns"]}
+        if not values["columns"]["version"]:
+            raise fail("format.history.columns.version", "the name of the version column")
+    return HistoryFormat(**values)
+
+
+def _mapping(
+    table: Any,
+    dotted: str,
+    names: tuple[str, ...],
+    fail: Callable[..., ConfigError],
+    unknown: Callable[..., ConfigError],
+) -> dict[str, str]:
+    if not isinstance(table, dict):
+        raise fail(dotted, f'a table of {" / ".join(names)} = "name"')
+    found = {}
+    for name, body in table.items():
+        if name not in names:
+            raise unknown(f"{dotted}.{name}", list(names))
+        try:
+            found[name] = _text(body)
+        except ValueError as err:
+            raise fail(f"{dotted}.{name}", str(err)) from None
+    return found
+
+
+def _check_table(
+    table: Any, fail: Callable[..., ConfigError], unknown: Callable[..., ConfigError]
+) -> tuple[str, ...]:
+    """`[check] disable = [rules]`: rules this library does not follow."""
+    from sopgit.lint import RULES
+
+    for key in table:
+        if key != "disable":
+            raise unknown(f"check.{key}", ["disable"])
+    try:
+        rules = _string_list(table.get("disable", [])) if table.get("disable") != [] else ()
+    except ValueError as err:
+        raise fail("check.disable", str(err)) from None
+    wrong = [r for r in rules if r not in RULES]
+    if wrong:
+        close = difflib.get_close_matches(wrong[0], list(RULES), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise fail("check.disable", f"a list of rule ids of 'sopgit check --list-rules'{hint}")
     return rules
 
 

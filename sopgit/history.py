@@ -11,9 +11,11 @@ import semver
 
 from sopgit.commits import Message, bump_for, is_release, parse_message, pull_request_number
 from sopgit.config import Config
+from sopgit.docformat import loose_version
 from sopgit.document import table_cell
 from sopgit.model import Commit, Tag
 from sopgit.versioning import (
+    DEFAULT_ID_PATTERN,
     draft_version,
     largest_bump,
     next_version,
@@ -152,6 +154,15 @@ class SopVersion:
     pending: tuple[Change, ...]  # newest first
     bump: str | None  # the largest bump pending; None when nothing is
     next: semver.Version | None  # what a release would cut; None when nothing is pending
+    # Before the first release tag of an adopted SOP: the version typed by hand (the
+    # history table's or the version key's), which its first release continues from.
+    legacy: semver.Version | None = None
+    legacy_rows: tuple[HistoryRow, ...] = ()  # the hand-typed history, oldest first
+
+    @property
+    def effective(self) -> semver.Version | None:
+        """The version in force: the latest release, else the one typed by hand."""
+        return self.current if self.current is not None else self.legacy
 
     @property
     def authors(self) -> list[str]:
@@ -170,14 +181,22 @@ class SopVersion:
         """The version to show: the next one as `-draft.N` off the release branch."""
         if self.next is not None and not on_release_branch:
             return str(draft_version(self.next, len(self.pending)))
-        return str(self.current) if self.current is not None else None
+        return str(self.effective) if self.effective is not None else None
+
+
+@dataclass(frozen=True)
+class Legacy:
+    """What an adopted SOP's file says of its past: the version key, the history rows."""
+
+    stated: semver.Version | None  # the version key, made semver
+    rows: tuple[HistoryRow, ...]  # the hand-typed history table, oldest first
 
 
 def release_tags(
-    tags: Iterable[Tag], tag_format: str
+    tags: Iterable[Tag], tag_format: str, id_pattern: str = DEFAULT_ID_PATTERN
 ) -> dict[str, list[tuple[semver.Version, Tag]]]:
     """Each SOP's release tags, highest version first; prereleases are not releases."""
-    pattern = tag_pattern(tag_format)
+    pattern = tag_pattern(tag_format, id_pattern)
     found: dict[str, list[tuple[semver.Version, Tag]]] = {}
     for tag in tags:
         match = pattern.match(tag.name)
@@ -202,6 +221,7 @@ class History:
     touched: dict[str, list[Commit]]
     tags_by_sop: dict[str, list[tuple[semver.Version, Tag]]] = field(default_factory=dict)
     by_sha: dict[str, Commit] = field(default_factory=dict)
+    legacy: Mapping[str, Legacy] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -212,6 +232,7 @@ class History:
         paths: Mapping[str, str],
         head: str | None,
         outside: Mapping[str, tuple[str, ...]] = {},
+        legacy: Mapping[str, Legacy] = {},
     ) -> History:
         return cls(
             config=config,
@@ -219,8 +240,9 @@ class History:
             tags=tags,
             ancestry=Ancestry(commits, head, outside),
             touched=commits_by_path(commits, paths),
-            tags_by_sop=release_tags(tags, config.tag_format),
+            tags_by_sop=release_tags(tags, config.tag_format, config.format.id_pattern),
             by_sha={c.sha: c for c in commits},
+            legacy=legacy,
         )
 
     def version(self, sop_id: str, force: str | None = None) -> SopVersion:
@@ -232,7 +254,7 @@ class History:
             for commit in self.touched.get(sop_id, [])
             if not (latest and self.ancestry.is_ancestor(commit.sha, latest.target))
         ]
-        return sop_version(self.config, sop_id, released, pending, force)
+        return sop_version(self.config, sop_id, released, pending, force, self.legacy.get(sop_id))
 
     def _change(self, commit: Commit) -> Change:
         merge = self.ancestry.merge_that_brought(commit.sha)
@@ -254,12 +276,25 @@ def sop_version(
     released: list[tuple[semver.Version, Tag]],
     changes: list[Change],
     force: str | None = None,
+    legacy: Legacy | None = None,
 ) -> SopVersion:
-    """The version record from the releases and the changes since the latest one."""
+    """The version record from the releases and the changes since the latest one.
+
+    LEGACY is what an adopted SOP's file says of versions before sopgit: until its
+    first release tag, the highest of them is where the next version continues from.
+    """
     current = released[0][0] if released else None
+    tagged = {version for version, tag in released if not is_baseline(tag)}
+    hand_rows = tuple(
+        r for r in (legacy.rows if legacy else ()) if loose_version(r.version) not in tagged
+    )
+    base = None
+    if current is None and legacy is not None:
+        typed = [v for v in (loose_version(r.version) for r in legacy.rows) if v is not None]
+        base = max([*typed, *([legacy.stated] if legacy.stated else [])], default=None)
     pending = [c for c in changes if not is_release(c.message)]
     bump = largest_bump(c.bump for c in pending)
-    if bump and current is None:
+    if bump and current is None and base is None:
         bump = "initial"  # the first release is the initial version, whatever was asked
     elif bump and force:
         bump = force
@@ -269,8 +304,15 @@ def sop_version(
         releases=tuple(released),
         pending=tuple(pending),
         bump=bump,
-        next=next_version(current, bump, config.initial_version) if bump else None,
+        next=next_version(current or base, bump, config.initial_version) if bump else None,
+        legacy=base,
+        legacy_rows=hand_rows,
     )
+
+
+def is_baseline(tag: Tag) -> bool:
+    """A baseline tag records the version a file stated when its library was adopted."""
+    return "baseline" in parse_message(tag.message).trailer_values("Bump")
 
 
 # --- revision history rows --------------------------------------------------------
@@ -285,6 +327,10 @@ class HistoryRow:
     approved_by: str
     pull_requests: tuple[int, ...]
     tag: str
+    # "tag": read from a release tag; "hand": typed in the file's history table before
+    # sopgit; "baseline": a baseline tag of a version no hand-typed row records
+    source: str = "tag"
+    text: str = ""  # a hand-typed row as it stands in the file
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -295,6 +341,8 @@ class HistoryRow:
             "approved_by": self.approved_by,
             "pull_requests": list(self.pull_requests),
             "tag": self.tag,
+            "source": self.source,
+            "recorded_by_hand": self.source == "hand",
         }
 
 
@@ -312,6 +360,7 @@ def row_from_tag(version: semver.Version, tag: Tag) -> HistoryRow:
             int(n) for v in message.trailer_values("Pull-Request") for n in re.findall(r"\d+", v)
         ),
         tag=tag.name,
+        source="baseline" if "baseline" in message.trailer_values("Bump") else "tag",
     )
 
 
@@ -340,8 +389,15 @@ def _utc_date(timestamp: int) -> str:
 
 
 def history_rows(version: SopVersion) -> list[HistoryRow]:
-    """Every released version of an SOP, oldest first."""
-    return [row_from_tag(number, tag) for number, tag in reversed(version.releases)]
+    """Every released version of an SOP, oldest first: the rows typed by hand before
+    sopgit (adopted libraries), then one per release tag. A baseline tag of a version a
+    hand-typed row already records adds no row."""
+    typed = {loose_version(r.version) for r in version.legacy_rows}
+    tagged = [row_from_tag(number, tag) for number, tag in reversed(version.releases)]
+    return [
+        *version.legacy_rows,
+        *(r for r in tagged if not (r.source == "baseline" and loose_version(r.version) in typed)),
+    ]
 
 
 def table_lines(rows: Iterable[HistoryRow]) -> list[str]:

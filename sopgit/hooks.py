@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from sopgit.checking import CheckResult, check_library
 from sopgit.commits import is_git_generated, is_release, parse_header, parse_message, strip_comments
+from sopgit.docformat import id_in_filename
 from sopgit.errors import UsageError
 from sopgit.gitrepo import GitRepo
-from sopgit.library import id_in_name, is_under
+from sopgit.library import is_under
 from sopgit.resources import resource_dir
 from sopgit.workspace import Library
 
@@ -83,7 +84,13 @@ def commit_msg_problem(lib: Library, message_file: Path) -> str | None:
     except OSError as err:
         raise UsageError(f"cannot read the commit message ({err.strerror})", message_file) from None
     ids = sorted(
-        {i for p in lib.repo.staged_paths() if _sop_path(lib, p) for i in [id_in_name(p)] if i}
+        {
+            i
+            for p in lib.repo.staged_paths()
+            if _sop_path(lib, p)
+            for i in [id_in_filename(PurePosixPath(p).name, lib.config.format)]
+            if i
+        }
     )
     if not ids or not message or is_git_generated(message) or is_release(parse_message(message)):
         return None

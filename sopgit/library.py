@@ -6,9 +6,11 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path, PurePosixPath
 
 from sopgit.config import Config, Department
+from sopgit.docformat import id_in_filename
 from sopgit.errors import UsageError
 
 SOP_ID = re.compile(r"^(?P<dept>[A-Z][A-Z0-9]{1,9})-(?P<num>\d{3,})$")
@@ -37,16 +39,55 @@ def id_in_name(name: str) -> str | None:
 
 
 def sop_files(root: Path, config: Config) -> list[SopFile]:
-    """Every Markdown file under the library root, sorted by path."""
+    """Every SOP file under the library root, sorted by path: the Markdown files that
+    `[format] files` names and `exclude` does not (default: every `*.md`)."""
     base = root / config.root
     if not base.is_dir():
         return []
+    fmt = config.format
     found = []
     for file in sorted(base.rglob("*.md")):
         if file.is_file():
+            under = file.relative_to(base).as_posix()
+            if not is_sop_path(under, fmt.files, fmt.exclude):
+                continue
             relative = file.relative_to(root).as_posix()
-            found.append(SopFile(relative, id_in_name(file.name)))
+            found.append(SopFile(relative, id_in_filename(file.name, fmt)))
     return found
+
+
+def is_sop_path(under_root: str, files: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
+    """Does a path (relative to the library root) name an SOP under these globs? Folders
+    starting with '.' (.git, .github) never hold SOPs unless a glob names them."""
+    if files == ("**/*.md",) and not exclude:
+        return True  # the seed: every Markdown file
+    if any(part.startswith(".") for part in under_root.split("/")[:-1]) and not any(
+        g.startswith(".") for g in files
+    ):
+        return False
+    return any(glob_regex(g).match(under_root) for g in files) and not any(
+        glob_regex(g).match(under_root) for g in exclude
+    )
+
+
+@cache
+def glob_regex(glob: str) -> re.Pattern[str]:
+    """A glob as a regex over POSIX paths: `**/` any folders, `*` and `?` within one,
+    a glob without a slash matches that name in any folder, a folder matches all in it."""
+    pattern = glob if "/" in glob.rstrip("/") else f"**/{glob}"
+    out, index = "", 0
+    while index < len(pattern):
+        if pattern.startswith("**/", index):
+            out, index = out + "(?:.*/)?", index + 3
+        elif pattern.startswith("**", index):
+            out, index = out + ".*", index + 2
+        elif pattern[index] == "*":
+            out, index = out + "[^/]*", index + 1
+        elif pattern[index] == "?":
+            out, index = out + "[^/]", index + 1
+        else:
+            out, index = out + re.escape(pattern[index]), index + 1
+    return re.compile(f"^{out.rstrip('/')}(?:/.*)?$")
 
 
 def relative_to_root(root: Path, path: Path) -> str | None:

@@ -10,16 +10,27 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from sopgit.config import Config
+from sopgit.docformat import (
+    SEED_FORMAT,
+    Format,
+    id_in_filename,
+    id_regex,
+    is_letter_revision,
+    legacy_rows,
+    loose_version,
+    parse_date,
+    read_document,
+    sop_id_of,
+)
 from sopgit.document import (
     REVISION_HISTORY,
     Document,
     Heading,
     marker,
-    parse_document,
 )
 from sopgit.errors import DocumentError
-from sopgit.library import SOP_ID, is_under
-from sopgit.versioning import UNRELEASED, parse_version
+from sopgit.library import is_under
+from sopgit.versioning import DEFAULT_ID_PATTERN, UNRELEASED, parse_version
 
 SECTIONS = (
     "Purpose",
@@ -109,48 +120,92 @@ def check_text(path: str, text: str, facts: LibraryFacts) -> list[Diagnostic]:
                 path, 1, "outside-root", f"SOP files belong under '{config.root}/'; move it there"
             )
         ]
+    fmt = config.format
     try:
-        doc = parse_document(text, path)
+        doc = read_document(text, path, fmt)
     except DocumentError as err:
         return [Diagnostic(path, err.line or 1, "frontmatter", err.message)]
     found = _check_frontmatter(doc, facts)
-    found += _check_sections(doc)
-    found += _check_managed_table(doc)
+    found += _check_sections(doc, fmt)
+    found += _check_managed_table(doc, fmt) if fmt.history.markers else _check_history(doc, fmt)
     found += _check_links(doc, facts)
+    found = [d for d in found if d.rule not in config.check_disable]
     return sorted(found, key=lambda d: (d.line, d.rule))
 
 
-def meta_of(text: str) -> dict[str, Any]:
-    """The frontmatter of a text, or {} if it does not parse."""
+def meta_of(text: str, fmt: Format = SEED_FORMAT, path: str = "<text>") -> dict[str, Any]:
+    """The metadata of a text under FMT, or {} if it does not parse."""
     try:
-        return parse_document(text).meta
+        return read_document(text, path, fmt).meta
     except DocumentError:
         return {}
 
 
+def identify(path: str, text: str, fmt: Format) -> tuple[str | None, dict[str, Any]]:
+    """(the SOP's id, its metadata) for the library-wide rules."""
+    try:
+        doc = read_document(text, path, fmt)
+    except DocumentError:
+        return sop_id_of(path, None, fmt) if fmt.id_source == "filename" else None, {}
+    if fmt.id_source == "key" and fmt.key("id"):
+        claimed = doc.meta.get(fmt.key("id"))
+        return (claimed if isinstance(claimed, str) else None), doc.meta
+    return sop_id_of(path, doc, fmt), doc.meta
+
+
 def _check_frontmatter(doc: Document, facts: LibraryFacts) -> list[Diagnostic]:
     meta, path, out = doc.meta, doc.path, []
+    fmt = facts.config.format
+    key = fmt.key
 
     def add(key: str, rule: str, message: str) -> None:
         out.append(Diagnostic(path, doc.line_of(key), rule, message))
 
-    for key in REQUIRED_KEYS:
-        if key not in meta:
-            add(key, "required-key", f"frontmatter has no '{key}'; add it (see the SOP template)")
-    for key in ("title", "description", "owner"):
-        if key in meta and not (isinstance(meta[key], str) and meta[key].strip()):
-            add(key, "key-type", f"'{key}' must be a non-empty text")
-    if "lastUpdated" in meta and not _is_date(meta["lastUpdated"]):
-        add("lastUpdated", "key-type", "'lastUpdated' must be a date written YYYY-MM-DD")
-    tags = meta.get("tags")
-    if "tags" in meta and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
-        add("tags", "key-type", "'tags' must be a list of words, e.g. ['sop', 'engineering']")
-    status = meta.get("status")
-    if "status" in meta and status not in STATUSES:
-        add("status", "status", f"'status' must be one of {', '.join(STATUSES)}, not '{status}'")
-    out += _check_version(doc, facts.released)
+    for name in fmt.required_keys:
+        if key(name) and key(name) not in meta:
+            if fmt.metadata == "table" and doc.body_line == 1:
+                add(
+                    key(name),
+                    "required-key",
+                    f"the metadata table has no '{key(name)}' row; add it",
+                )
+            else:
+                where = "frontmatter has no" if fmt.metadata == "frontmatter" else "no"
+                add(
+                    key(name),
+                    "required-key",
+                    f"{where} '{key(name)}'; add it (see the SOP template)",
+                )
+    for name in ("title", "description", "owner"):
+        k = key(name)
+        if k and k in meta and not (isinstance(meta[k], str) and meta[k].strip()):
+            add(k, "key-type", f"'{k}' must be a non-empty text")
+    date_key = key("last_updated")
+    if date_key and date_key in meta and not _is_date(meta[date_key], fmt.date_format):
+        add(date_key, "key-type", f"'{date_key}' must be a date written {_date_shape(fmt)}")
+    tags_key = key("tags")
+    tags = meta.get(tags_key) if tags_key else None
+    if (
+        tags_key
+        and tags_key in meta
+        and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags))
+    ):
+        add(
+            tags_key,
+            "key-type",
+            f"'{tags_key}' must be a list of words, e.g. ['sop', 'engineering']",
+        )
+    status_key = key("status")
+    status = meta.get(status_key) if status_key else None
+    if status_key and status_key in meta and status not in STATUSES:
+        add(
+            status_key,
+            "status",
+            f"'{status_key}' must be one of {', '.join(STATUSES)}, not '{status}'",
+        )
+    out += _check_version(doc, facts.released, fmt)
     out += _check_identity(doc, facts)
-    title = meta.get("title")
+    title = meta.get(key("title")) if key("title") else None
     first = next((h for h in doc.headings if h.level == 1), None)
     if isinstance(title, str) and (first is None or first.title.strip() != title.strip()):
         out.append(
@@ -165,7 +220,15 @@ def _check_frontmatter(doc: Document, facts: LibraryFacts) -> list[Diagnostic]:
     return out
 
 
-def _is_date(value: object) -> bool:
+def _date_shape(fmt: Format) -> str:
+    if fmt.date_format == "%Y-%m-%d":
+        return "YYYY-MM-DD"
+    return f"like {dt.date(2024, 10, 31).strftime(fmt.date_format)} ({fmt.date_format})"
+
+
+def _is_date(value: object, date_format: str = "%Y-%m-%d") -> bool:
+    if date_format != "%Y-%m-%d":
+        return parse_date(value, date_format) is not None
     if isinstance(value, dt.date):
         return True
     if isinstance(value, str):
@@ -177,11 +240,14 @@ def _is_date(value: object) -> bool:
     return False
 
 
-def _check_version(doc: Document, released: Mapping[str, str]) -> list[Diagnostic]:
-    if "version" not in doc.meta:
+def _check_version(doc: Document, released: Mapping[str, str], fmt: Format) -> list[Diagnostic]:
+    key = fmt.key("version")
+    if not key or key not in doc.meta:
         return []
-    line = doc.line_of("version")
-    version = doc.meta["version"]
+    if fmt.legacy:
+        return _check_legacy_version(doc, released, fmt)
+    line = doc.line_of(key)
+    version = doc.meta[key]
     if not isinstance(version, str) or parse_version(version) is None:
         shown = f"'{version}'" if isinstance(version, str) else f"{version!r} (not text)"
         return [
@@ -192,7 +258,7 @@ def _check_version(doc: Document, released: Mapping[str, str]) -> list[Diagnosti
                 f"'version' must be a semantic version like 1.0.0, not {shown}",
             )
         ]
-    sop_id = doc.meta.get("sop_id")
+    sop_id = sop_id_of(doc.path, doc, fmt)
     latest = released.get(sop_id) if isinstance(sop_id, str) else None
     if latest is None and version != UNRELEASED:
         return [
@@ -217,27 +283,93 @@ def _check_version(doc: Document, released: Mapping[str, str]) -> list[Diagnosti
     return []
 
 
-def _check_identity(doc: Document, facts: LibraryFacts) -> list[Diagnostic]:
-    sop_id = doc.meta.get("sop_id")
-    if not isinstance(sop_id, str):
-        return []
-    path, line, config = doc.path, doc.line_of("sop_id"), facts.config
-    match = SOP_ID.match(sop_id)
-    if not match:
+def _check_legacy_version(
+    doc: Document, released: Mapping[str, str], fmt: Format
+) -> list[Diagnostic]:
+    """An adopted library: before the first release tag any version typed by hand goes
+    (1.0 is 1.0.0, a letter revision is a label); after it, the latest tag's."""
+    key = fmt.key("version")
+    line, raw = doc.line_of(key), doc.meta[key]
+    number = loose_version(raw)
+    sop_id = sop_id_of(doc.path, doc, fmt)
+    latest = released.get(sop_id) if sop_id else None
+    if number is None and not is_letter_revision(raw):
         return [
-            Diagnostic(path, line, "id-format", f"'{sop_id}' is not an id like ENG-001; fix sop_id")
-        ]
-    out: list[Diagnostic] = []
-    name = PurePosixPath(path).name
-    if not name.startswith(f"{sop_id}-") and name != f"{sop_id}.md":
-        out.append(
             Diagnostic(
-                path, line, "id-filename", f"file name should start with '{sop_id}-'; rename it"
+                doc.path,
+                line,
+                "key-type",
+                f"'{key}' is '{raw}', which is not a version; write a version like 2.1.2 "
+                "(or a letter revision like C)",
             )
-        )
-    code = match.group("dept")
-    dept = config.departments.get(code)
-    if dept is None:
+        ]
+    if latest is not None and str(number) != latest:
+        return [
+            Diagnostic(
+                doc.path,
+                line,
+                "version",
+                f"'{key}' is {raw} but the latest release of {sop_id} is {latest}; "
+                f"set it back to {latest}: only 'sopgit release' changes it",
+            )
+        ]
+    return []
+
+
+def _check_identity(doc: Document, facts: LibraryFacts) -> list[Diagnostic]:
+    config = facts.config
+    fmt = config.format
+    path = doc.path
+    name = PurePosixPath(path).name
+    out: list[Diagnostic] = []
+    if fmt.id_source == "key" and fmt.key("id"):
+        sop_id = doc.meta.get(fmt.key("id"))
+        if not isinstance(sop_id, str):
+            return []
+        line = doc.line_of(fmt.key("id"))
+        match = id_regex(fmt.id_pattern).match(sop_id)
+        if not match:
+            example = "ENG-001" if fmt.id_pattern == DEFAULT_ID_PATTERN else f"/{fmt.id_pattern}/"
+            return [
+                Diagnostic(
+                    path,
+                    line,
+                    "id-format",
+                    f"'{sop_id}' is not an id like {example}; fix {fmt.key('id')}",
+                )
+            ]
+        if not name.startswith(f"{sop_id}-") and name != f"{sop_id}.md":
+            out.append(
+                Diagnostic(
+                    path,
+                    line,
+                    "id-filename",
+                    f"file name should start with '{sop_id}-'; rename it",
+                )
+            )
+    else:
+        line = 1
+        found = id_in_filename(name, fmt)
+        if found is None:
+            return [
+                Diagnostic(
+                    path,
+                    line,
+                    "id-format",
+                    f"the file name does not start with an id (/{fmt.id_pattern}/); rename it",
+                )
+            ]
+        sop_id = found
+        match = id_regex(fmt.id_pattern).match(sop_id)
+    code = None  # the department part: the seed's DEPT, or a pattern's (?P<dept>...) group
+    if fmt.id_pattern == DEFAULT_ID_PATTERN:
+        code = sop_id.rsplit("-", 1)[0]
+    elif match and "dept" in match.re.groupindex:
+        code = match.group("dept")
+    dept = config.departments.get(code) if code else None
+    if code is None:
+        pass  # ids without a department part: no department rules
+    elif dept is None:
         out.append(
             Diagnostic(
                 path,
@@ -266,26 +398,27 @@ def _check_identity(doc: Document, facts: LibraryFacts) -> list[Diagnostic]:
     return out
 
 
-def _check_sections(doc: Document) -> list[Diagnostic]:
+def _check_sections(doc: Document, fmt: Format = SEED_FORMAT) -> list[Diagnostic]:
     path, out = doc.path, []
+    wanted = fmt.sections
     sections = [h for h in doc.headings if h.level == 2]
     titles = [h.title.strip() for h in sections]
-    present = [t for t in titles if t in SECTIONS]
-    for name in SECTIONS:
+    present = [t for t in titles if t in wanted]
+    for name in wanted:
         if name not in titles:
             out.append(
                 Diagnostic(
                     path,
-                    _where_missing(name, sections, doc),
+                    _where_missing(name, sections, doc, wanted),
                     "missing-section",
                     f"section '## {name}' is missing; add it",
                 )
             )
-    expected = [name for name in SECTIONS if name in present]
+    expected = [name for name in wanted if name in present]
     seen: list[str] = []
-    for heading in sections:
+    for heading in sections if fmt.ordered_sections else []:
         name = heading.title.strip()
-        if name not in SECTIONS or name in seen:
+        if name not in wanted or name in seen:
             continue
         seen.append(name)
         if seen != expected[: len(seen)]:
@@ -294,23 +427,28 @@ def _check_sections(doc: Document) -> list[Diagnostic]:
                     path,
                     heading.line,
                     "section-order",
-                    f"'## {name}' is out of order; sections go {', '.join(SECTIONS)}",
+                    f"'## {name}' is out of order; sections go {', '.join(wanted)}",
                 )
             )
             break
-    out += _check_steps(doc, sections)
+    if fmt.steps_section:
+        out += _check_steps(doc, sections, fmt.steps_section)
     return out
 
 
-def _where_missing(name: str, sections: list[Heading], doc: Document) -> int:
+def _where_missing(
+    name: str, sections: list[Heading], doc: Document, wanted: tuple[str, ...] = SECTIONS
+) -> int:
     """The line after which section NAME should have come."""
-    index = SECTIONS.index(name)
-    before = [h for h in sections if h.title.strip() in SECTIONS[:index]]
+    index = wanted.index(name)
+    before = [h for h in sections if h.title.strip() in wanted[:index]]
     return before[-1].line if before else doc.body_line
 
 
-def _check_steps(doc: Document, sections: list[Heading]) -> list[Diagnostic]:
-    procedure = next((h for h in sections if h.title.strip() == "Procedure"), None)
+def _check_steps(
+    doc: Document, sections: list[Heading], section: str = "Procedure"
+) -> list[Diagnostic]:
+    procedure = next((h for h in sections if h.title.strip() == section), None)
     if procedure is None:
         return []
     end = next((h.line for h in sections if h.line > procedure.line), 10**9)
@@ -338,7 +476,13 @@ def _check_steps(doc: Document, sections: list[Heading]) -> list[Diagnostic]:
     return []
 
 
-def _check_managed_table(doc: Document) -> list[Diagnostic]:
+def _check_history(doc: Document, fmt: Format) -> list[Diagnostic]:
+    """A hand-typed history table under the library's heading: every row reads."""
+    _rows, problems = legacy_rows(doc, fmt)
+    return [Diagnostic(doc.path, line, "history-table", message) for line, message in problems]
+
+
+def _check_managed_table(doc: Document, fmt: Format = SEED_FORMAT) -> list[Diagnostic]:
     lines = doc.lines
     stripped = [line.strip() for line in lines]
     start, end = marker(REVISION_HISTORY), marker(REVISION_HISTORY, end=True)
@@ -355,16 +499,15 @@ def _check_managed_table(doc: Document) -> list[Diagnostic]:
             )
         ]
     out = []
-    history = next(
-        (h for h in doc.headings if h.level == 2 and h.title == "Revision History"), None
-    )
+    heading = fmt.history.heading
+    history = next((h for h in doc.headings if h.level == 2 and h.title == heading), None)
     if history is not None and starts[0] + 1 < history.line:
         out.append(
             Diagnostic(
                 doc.path,
                 starts[0] + 1,
                 "markers",
-                "the managed table markers belong under '## Revision History'; move them there",
+                f"the managed table markers belong under '## {heading}'; move them there",
             )
         )
     region = stripped[starts[0] + 1 : ends[0]]
@@ -405,7 +548,7 @@ def _check_links(doc: Document, facts: LibraryFacts) -> list[Diagnostic]:
                         doc.path, number, "broken-link", f"link target '{target}' does not exist"
                     )
                 )
-            elif resolved in facts.retired and doc.meta.get("status") != "retired":
+            elif resolved in facts.retired and _status(doc, facts.config.format) != "retired":
                 retired = facts.retired[resolved]
                 out.append(
                     Diagnostic(
@@ -416,6 +559,10 @@ def _check_links(doc: Document, facts: LibraryFacts) -> list[Diagnostic]:
                     )
                 )
     return out
+
+
+def _status(doc: Document, fmt: Format) -> object:
+    return doc.meta.get(fmt.key("status")) if fmt.key("status") else None
 
 
 def _normalise(path: PurePosixPath) -> str | None:

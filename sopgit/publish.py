@@ -19,11 +19,12 @@ from sopgit.changelog import (
     pending_entry,
     select,
 )
+from sopgit.docformat import id_regex
 from sopgit.errors import RepoError, UsageError
 from sopgit.history import SopVersion
-from sopgit.library import SOP_ID
 from sopgit.render import render
 from sopgit.snapshot import Snapshot
+from sopgit.versioning import DEFAULT_ID_PATTERN
 from sopgit.workspace import Library
 
 CHANGELOG_FILE = "CHANGELOG.md"
@@ -80,7 +81,7 @@ def index_items(
     items = []
     for sop in snapshot.sops.values():
         version = versions[sop.sop_id]
-        tags = sop.doc.meta.get("tags") if sop.doc else None
+        tags = sop.raw("tags")
         items.append(
             IndexItem(
                 sop_id=sop.sop_id,
@@ -151,7 +152,8 @@ def write_if_changed(path: Path, text: str, *, dry_run: bool, label: str) -> Wri
     return WriteResult(path, "created" if before is None else "updated", diff)
 
 
-def check_sop_id(value: str) -> str:
-    if not SOP_ID.match(value.upper()):
-        raise UsageError(f"--id {value}: not an SOP id like ENG-001")
+def check_sop_id(value: str, id_pattern: str = DEFAULT_ID_PATTERN) -> str:
+    if not id_regex(id_pattern).match(value.upper()):
+        example = "ENG-001" if id_pattern == DEFAULT_ID_PATTERN else f"/{id_pattern}/"
+        raise UsageError(f"--id {value}: not an SOP id like {example}")
     return value.upper()

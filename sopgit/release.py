@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sopgit.approvals import APPROVED, Outcome, sop_outcome
 from sopgit.commits import RELEASE_TRAILER
-from sopgit.document import update_document
+from sopgit.docformat import update_sop
 from sopgit.errors import PolicyError, RepoError, UsageError
 from sopgit.history import HistoryRow, SopVersion, history_rows, table_lines
 from sopgit.snapshot import Snapshot, Sop
@@ -101,13 +101,15 @@ def plan_release(
         verdict = verdicts[sop.sop_id]
         name = tag_name(config.tag_format, sop.sop_id, str(version.next))
         row = _new_row(sop, version, message, date, name, verdict)
-        after = update_document(
-            sop.text,
+        rows = [*history_rows(version), row]
+        after = update_sop(
+            sop.doc,
+            config.format,
             version=str(version.next),
-            last_updated=date.isoformat(),
+            last_updated=date,
             status="effective" if sop.meta("status") == "draft" else None,
-            revision_table=table_lines([*history_rows(version), row]),
-            path=sop.path,
+            revision_table=table_lines(rows),
+            released=[_row_values(r) for r in rows if r.source == "tag"],
         )
         updates.append(FileUpdate(sop.path, sop.text, after))
         tags.append(_tag_plan(sop, version, row, verdict, allow_unapproved))
@@ -123,8 +125,19 @@ def plan_release(
     )
 
 
+def _row_values(row: HistoryRow) -> dict[str, str]:
+    """A release's row by field name, for a history table in the library's own columns."""
+    return {
+        "version": row.version,
+        "date": row.date,
+        "description": row.description,
+        "author": row.author,
+        "approved_by": row.approved_by,
+    }
+
+
 def _history_outcome(snapshot: Snapshot, sop: Sop) -> Outcome:
-    tags = sop.doc.meta.get("tags") if sop.doc else None
+    tags = sop.raw("tags")
     return sop_outcome(
         snapshot.lib.config,
         snapshot.version(sop.sop_id),
@@ -159,7 +172,7 @@ def _new_row(
         description = " ".join(message.split())
     elif retirement is not None:
         description = f"Retired: {retirement[0]}"
-    elif version.current is None:
+    elif version.effective is None:
         description = "Initial version"
     else:
         # The oldest change that asked for the bump being cut says best what changed.
@@ -195,7 +208,7 @@ def _tag_plan(
     trailers = [
         f"Sop-Id: {sop.sop_id}",
         f"Sop-Version: {row.version}",
-        *([f"Previous-Version: {version.current}"] if version.current else []),
+        *([f"Previous-Version: {version.effective}"] if version.effective else []),
         f"Bump: {bump}",
         f"Release-Date: {row.date}",
         *(f"Author: {name} <{email}>" for name, email in authors.items()),
@@ -225,7 +238,7 @@ def _tag_plan(
         + "\n"
     )
     return TagPlan(
-        row.tag, sop.sop_id, row.version, str(version.current or "") or None, bump, message
+        row.tag, sop.sop_id, row.version, str(version.effective or "") or None, bump, message
     )
 
 

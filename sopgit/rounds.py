@@ -52,7 +52,7 @@ def github_client(lib: Library, token: str | None = None) -> GitHubClient | None
 
 def sop_tags(snapshot: Snapshot, sop_id: str) -> list[str]:
     sop = snapshot.sops.get(sop_id)
-    tags = sop.doc.meta.get("tags") if sop and sop.doc else None
+    tags = sop.raw("tags") if sop else None
     return [str(t) for t in tags] if isinstance(tags, list) else []
 
 

@@ -401,7 +401,7 @@ def sop_context(
     else:
         body = RenderedBody(Markup(""), ())
     dept = config.departments.get(department_of(sop.sop_id))
-    tags = sop.doc.meta.get("tags") if sop.doc else None
+    tags = sop.raw("tags")
     source_url = f"{repo_url}/blob/{config.release_branch}/{sop.path}" if repo_url else None
     pending = [
         {

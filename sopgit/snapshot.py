@@ -7,15 +7,39 @@ scan, one tag listing, and one rev-list when a latest tag is not reachable from 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
-from sopgit.document import Document, parse_document
+from sopgit.docformat import (
+    SEED_FORMAT,
+    Format,
+    LegacyRow,
+    legacy_rows,
+    parse_date,
+    read_document,
+    sop_id_of,
+    stated_version,
+)
+from sopgit.document import Document
 from sopgit.errors import DocumentError, UsageError
-from sopgit.history import History, SopVersion, history_rows, release_tags
-from sopgit.library import SOP_ID, SopFile, sop_files
+from sopgit.history import History, HistoryRow, Legacy, SopVersion, history_rows, release_tags
+from sopgit.library import SopFile, sop_files
 from sopgit.lifecycle import REVIEW_TRAILER, Event, events, interval_for, next_review
 from sopgit.workspace import Library
+
+# The seed's frontmatter keys, which the commands ask for, -> sopgit's field names.
+SEED_NAMES = {
+    "title": "title",
+    "sop_id": "id",
+    "description": "description",
+    "lastUpdated": "last_updated",
+    "version": "version",
+    "owner": "owner",
+    "tags": "tags",
+    "status": "status",
+}
 
 
 @dataclass(frozen=True)
@@ -24,9 +48,22 @@ class Sop:
     path: str
     text: str
     doc: Document | None  # None when the file does not parse (check says why)
+    fmt: Format = SEED_FORMAT
+
+    def raw(self, key: str) -> Any:
+        """The value of KEY (a seed key name) under the library's own key name."""
+        if self.doc is None:
+            return None
+        name = SEED_NAMES.get(key)
+        if name == "title" and not self.fmt.key("title"):  # the title is the first heading
+            return next((h.title for h in self.doc.headings if h.level == 1), None)
+        return self.doc.meta.get(self.fmt.key(name) if name else key)
 
     def meta(self, key: str, default: str = "") -> str:
-        value = self.doc.meta.get(key) if self.doc else None
+        value = self.raw(key)
+        if key == "lastUpdated" and value is not None:
+            day = parse_date(value, self.fmt.date_format)
+            value = day if day is not None else value
         if isinstance(value, dt.date):
             return value.isoformat()
         return str(value) if value is not None else default
@@ -74,21 +111,51 @@ class Snapshot:
 
 
 def read_sops(lib: Library, files: list[SopFile] | None = None) -> dict[str, Sop]:
-    """SOP files (default: all) by id: the frontmatter's sop_id, else the id in the name."""
+    """SOP files (default: all) by id: the id key's, else the id in the file name."""
     found: dict[str, Sop] = {}
+    fmt = lib.config.format
     for file in sop_files(lib.root, lib.config) if files is None else files:
         text = (lib.root / file.path).read_text(encoding="utf-8", errors="replace")
         try:
-            doc: Document | None = parse_document(text, file.path)
+            doc: Document | None = read_document(text, file.path, fmt)
         except DocumentError:
             doc = None
-        claimed = doc.meta.get("sop_id") if doc else None
-        sop_id = (
-            claimed if isinstance(claimed, str) and SOP_ID.match(claimed) else file.id_from_name
-        )
+        sop_id = sop_id_of(file.path, doc, fmt)
         if sop_id and sop_id not in found:
-            found[sop_id] = Sop(sop_id, file.path, text, doc)
+            found[sop_id] = Sop(sop_id, file.path, text, doc, fmt)
     return dict(sorted(found.items()))
+
+
+def legacy_of(sops: Iterable[Sop], fmt: Format) -> dict[str, Legacy]:
+    """What adopted SOP files say of their versions before sopgit (`[format] legacy`):
+    the version key and the rows of the hand-typed history table that read."""
+    if not fmt.legacy:
+        return {}
+    found = {}
+    for sop in sops:
+        if sop.doc is None:
+            continue
+        typed: list[LegacyRow] = []
+        if not fmt.history.markers:
+            typed, _problems = legacy_rows(sop.doc, fmt)  # check reports the problems
+        if fmt.history.order == "newest-first":
+            typed.reverse()
+        rows = tuple(
+            HistoryRow(
+                version=r.version,
+                date=r.date,
+                description=r.description,
+                author=r.author,
+                approved_by=r.approved_by,
+                pull_requests=(),
+                tag="",
+                source="hand",
+                text=r.text,
+            )
+            for r in typed
+        )
+        found[sop.sop_id] = Legacy(stated_version(sop.doc, fmt), rows)
+    return found
 
 
 def load_snapshot(lib: Library) -> Snapshot:
@@ -99,7 +166,12 @@ def load_snapshot(lib: Library) -> Snapshot:
     commits = scan.result() if scan else []
     head = commits[0].sha if commits else None
     history = History.build(
-        lib.config, commits, tags, {s.path: s.sop_id for s in sops.values()}, head
+        lib.config,
+        commits,
+        tags,
+        {s.path: s.sop_id for s in sops.values()},
+        head,
+        legacy=legacy_of(sops.values(), lib.config.format),
     )
     latest = [versions[0][1].target for versions in history.tags_by_sop.values()]
     unreachable = [t for t in latest if not history.ancestry.reachable(t)]
@@ -124,9 +196,11 @@ def load_one(lib: Library, sop_id: str) -> tuple[Sop, SopVersion]:
     sop = sops[wanted]
     pattern = lib.config.tag_format.replace("{id}", wanted).replace("{version}", "*")
     tags = lib.repo.tags(pattern)
-    released = release_tags(tags, lib.config.tag_format).get(wanted, [])
-    since = f"{released[0][1].target}..HEAD" if released else "HEAD"
+    released = release_tags(tags, lib.config.tag_format, lib.config.format.id_pattern)
+    latest = released.get(wanted, [])
+    since = f"{latest[0][1].target}..HEAD" if latest else "HEAD"
     commits = lib.repo.scan_history(since).result() if lib.repo.has_commits() else []
     head = commits[0].sha if commits else None
-    history = History.build(lib.config, commits, tags, {sop.path: wanted}, head)
+    legacy = legacy_of([sop], lib.config.format)
+    history = History.build(lib.config, commits, tags, {sop.path: wanted}, head, legacy=legacy)
     return sop, history.version(wanted)

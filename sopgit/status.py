@@ -47,7 +47,7 @@ def status_rows(snapshot: Snapshot, today: dt.date) -> list[StatusRow]:
         review_due = None if retired else snapshot.review_due(sop.sop_id)
         if retired:
             state = "retired"
-        elif version.current is None:
+        elif version.effective is None:
             state = "draft"
         elif version.pending:
             state = "changed"
@@ -60,7 +60,7 @@ def status_rows(snapshot: Snapshot, today: dt.date) -> list[StatusRow]:
                 id=sop.sop_id,
                 title=sop.meta("title", sop.sop_id),
                 path=sop.path,
-                version=str(version.current) if version.current else None,
+                version=str(version.effective) if version.effective else None,
                 shown_version=version.shown(snapshot.on_release_branch),
                 next_version=str(version.next) if version.next else None,
                 bump=version.bump,

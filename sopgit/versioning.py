@@ -10,11 +10,14 @@ import semver
 UNRELEASED = "0.0.0"
 
 
-def tag_pattern(tag_format: str) -> re.Pattern[str]:
+DEFAULT_ID_PATTERN = r"[A-Z][A-Z0-9]{1,9}-\d{3,}"
+
+
+def tag_pattern(tag_format: str, id_pattern: str = DEFAULT_ID_PATTERN) -> re.Pattern[str]:
     """A regex for tag names in TAG_FORMAT, with groups `id` and `version`."""
     parts = re.split(r"(\{id\}|\{version\})", tag_format)
     regex = "".join(
-        r"(?P<id>[A-Z][A-Z0-9]{1,9}-\d{3,})"
+        f"(?P<id>{id_pattern})"
         if part == "{id}"
         else r"(?P<version>\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)"
         if part == "{version}"
@@ -35,9 +38,11 @@ def parse_version(text: str) -> semver.Version | None:
         return None
 
 
-def released_versions(tags: Iterable[str], tag_format: str) -> dict[str, list[semver.Version]]:
+def released_versions(
+    tags: Iterable[str], tag_format: str, id_pattern: str = DEFAULT_ID_PATTERN
+) -> dict[str, list[semver.Version]]:
     """Each SOP id's released versions, highest first. Prereleases are not releases."""
-    pattern = tag_pattern(tag_format)
+    pattern = tag_pattern(tag_format, id_pattern)
     found: dict[str, list[semver.Version]] = {}
     for tag in tags:
         match = pattern.match(tag)
@@ -51,9 +56,12 @@ def released_versions(tags: Iterable[str], tag_format: str) -> dict[str, list[se
     return found
 
 
-def current_versions(tags: Iterable[str], tag_format: str) -> dict[str, semver.Version]:
+def current_versions(
+    tags: Iterable[str], tag_format: str, id_pattern: str = DEFAULT_ID_PATTERN
+) -> dict[str, semver.Version]:
     """The current version of each released SOP: the highest semver among its tags."""
-    return {sop_id: versions[0] for sop_id, versions in released_versions(tags, tag_format).items()}
+    found = released_versions(tags, tag_format, id_pattern)
+    return {sop_id: versions[0] for sop_id, versions in found.items()}
 
 
 BUMP_ORDER = {"patch": 1, "minor": 2, "major": 3}
