@@ -222,6 +222,7 @@ class History:
     tags_by_sop: dict[str, list[tuple[semver.Version, Tag]]] = field(default_factory=dict)
     by_sha: dict[str, Commit] = field(default_factory=dict)
     legacy: Mapping[str, Legacy] = field(default_factory=dict)
+    _versions: dict[tuple[str, str | None], SopVersion] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -246,7 +247,16 @@ class History:
         )
 
     def version(self, sop_id: str, force: str | None = None) -> SopVersion:
-        """SOP_ID's current version and what is pending; FORCE overrides the bump."""
+        """SOP_ID's current version and what is pending; FORCE overrides the bump.
+
+        Computed once per SOP and bump: status, release and the approvals ask often.
+        """
+        key = (sop_id, force)
+        if key not in self._versions:
+            self._versions[key] = self._version(sop_id, force)
+        return self._versions[key]
+
+    def _version(self, sop_id: str, force: str | None) -> SopVersion:
         released = self.tags_by_sop.get(sop_id, [])
         latest = released[0][1] if released else None
         pending = [

@@ -24,7 +24,15 @@ from sopgit.docformat import (
 )
 from sopgit.document import Document
 from sopgit.errors import DocumentError, UsageError
-from sopgit.history import History, HistoryRow, Legacy, SopVersion, history_rows, release_tags
+from sopgit.history import (
+    History,
+    HistoryRow,
+    Legacy,
+    SopVersion,
+    history_rows,
+    release_tags,
+    row_from_tag,
+)
 from sopgit.library import SopFile, sop_files
 from sopgit.lifecycle import REVIEW_TRAILER, Event, events, interval_for, next_review
 from sopgit.workspace import Library
@@ -94,14 +102,20 @@ class Snapshot:
 
     def review_due(self, sop_id: str) -> str | None:
         """When SOP_ID's next periodic review falls due (None until it is released)."""
-        rows = history_rows(self.version(sop_id))
-        if not rows:
-            return None
+        version = self.version(sop_id)
+        latest = row_from_tag(*version.releases[0]) if version.releases else None
+        if latest is not None and latest.source != "baseline":
+            last = latest.date  # only the latest release matters: read just its tag
+        else:
+            rows = history_rows(version)  # a baseline defers to the hand-typed history
+            if not rows:
+                return None
+            last = rows[-1].date
         sop = self.sops[sop_id]
         interval = interval_for(
             sop.doc.meta if sop.doc else {}, self.lib.config.review_interval_days
         )
-        return next_review(rows[-1].date, self.reviews(sop_id), interval)
+        return next_review(last, self.reviews(sop_id), interval)
 
     def sop(self, sop_id: str) -> Sop:
         key = sop_id.upper()
