@@ -5,7 +5,6 @@ Modules beyond click are imported inside each command so `sopgit --help` stays f
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sopgit.cli_support import FORMATS, library, path_arg, text_table, today
+from sopgit.cli_support import FORMATS, date_option, library, path_arg, text_table, today
 
 if TYPE_CHECKING:
     from sopgit.checking import CheckResult
@@ -393,14 +392,7 @@ def release(
     from sopgit.snapshot import load_snapshot
 
     lib = library(ctx)
-    release_date = today()
-    if date:
-        try:
-            release_date = dt.date.fromisoformat(date)
-        except ValueError:
-            raise click.BadParameter(
-                f"{date!r} is not a date YYYY-MM-DD", param_hint="--date"
-            ) from None
+    release_date = date_option(date)
     force = bump_option(major, minor, patch)
     if allow_unapproved != bool(reason and reason.strip()):
         raise click.UsageError("--allow-unapproved and --reason TEXT go together")

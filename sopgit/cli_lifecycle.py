@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sopgit.cli_support import library, path_arg, text_table, today
+from sopgit.cli_support import date_option, library, path_arg, text_table, today
 
 if TYPE_CHECKING:
     from sopgit.model import Tag
@@ -267,14 +267,7 @@ def retire(
 
     if allow_unapproved != bool(unapproved_reason and unapproved_reason.strip()):
         raise click.UsageError("--allow-unapproved and --because TEXT go together")
-    when = today()
-    if date:
-        try:
-            when = dt.date.fromisoformat(date)
-        except ValueError:
-            raise click.BadParameter(
-                f"{date!r} is not a date YYYY-MM-DD", param_hint="--date"
-            ) from None
+    when = date_option(date)
     lib = library(ctx)
     if dry_run:
         planned = retirement.prepare(load_snapshot(lib), sop_id, reason, successor)

@@ -45,3 +45,15 @@ def text_table(rows: list[list[str]], header: list[str]) -> str:
         for row in [header, *rows]
     ]
     return "\n".join(lines)
+
+
+def date_option(value: str | None) -> dt.date:
+    """A --date value (YYYY-MM-DD), or today when none was given."""
+    if not value:
+        return today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date YYYY-MM-DD", param_hint="--date"
+        ) from None

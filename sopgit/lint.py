@@ -12,6 +12,7 @@ from typing import Any
 from sopgit.config import Config
 from sopgit.docformat import (
     SEED_FORMAT,
+    SEED_SECTIONS,
     Format,
     id_in_filename,
     id_regex,
@@ -32,15 +33,7 @@ from sopgit.errors import DocumentError
 from sopgit.library import is_under
 from sopgit.versioning import DEFAULT_ID_PATTERN, UNRELEASED, parse_version
 
-SECTIONS = (
-    "Purpose",
-    "Scope",
-    "Responsibilities",
-    "Procedure",
-    "References",
-    "Definitions",
-    "Revision History",
-)
+SECTIONS = SEED_SECTIONS
 REQUIRED_KEYS = (
     "title",
     "sop_id",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from sopgit.approvals import APPROVED, Outcome, sop_outcome
 from sopgit.commits import RELEASE_TRAILER
 from sopgit.docformat import update_sop
 from sopgit.errors import PolicyError, RepoError, UsageError
+from sopgit.gitrepo import message_file
 from sopgit.history import HistoryRow, SopVersion, history_rows, table_lines
 from sopgit.snapshot import Snapshot, Sop
 from sopgit.versioning import tag_name
@@ -320,12 +320,12 @@ def apply_release(snapshot: Snapshot, plan: ReleasePlan, *, sign: bool = False) 
         for update in plan.updates:
             (root / update.path).write_text(update.after, encoding="utf-8", newline="")
         repo.run("add", "--", *(u.path for u in plan.updates))
-        with _message_file(plan.commit_message) as message:
+        with message_file(plan.commit_message) as message:
             repo.run("commit", "--quiet", "--cleanup=verbatim", "-F", message)
         committed = True
         commit = repo.head()
         for tag in plan.tags:
-            with _message_file(tag.message) as message:
+            with message_file(tag.message) as message:
                 repo.run(
                     "tag",
                     "-s" if sign else "-a",
@@ -353,17 +353,6 @@ def _roll_back(
     repo.run("reset", "--quiet", original, "--", *(u.path for u in plan.updates))
     for update in plan.updates:
         (root / update.path).write_text(update.before, encoding="utf-8", newline="")
-
-
-@contextmanager
-def _message_file(text: str) -> Iterator[str]:
-    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt", delete=False)
-    try:
-        with handle:
-            handle.write(text)
-        yield handle.name
-    finally:
-        os.unlink(handle.name)
 
 
 def push_release(snapshot: Snapshot, plan: ReleasePlan) -> None:
