@@ -47,6 +47,9 @@ def cli(ctx: click.Context, directory: Path) -> None:
     if not directory.is_dir():
         raise click.UsageError(f"-C {directory}: no such folder")
     ctx.obj = {"cwd": directory.resolve()}
+    from sopgit import progress
+
+    progress.enable_if_terminal()
 
 
 @cli.command()

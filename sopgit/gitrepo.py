@@ -19,6 +19,7 @@ from pathlib import Path
 import git
 from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
+from sopgit import progress
 from sopgit.errors import RepoError
 from sopgit.model import Commit, FileChange, Tag
 
@@ -106,8 +107,10 @@ class HistoryScan:
                 records = (pending + chunk).split(b"\x1e")
                 pending = records.pop()
                 self._commits.extend(_commit(r.decode("utf-8", "replace")) for r in records if r)
+                progress.report("reading history:", len(self._commits), "commits")
             if pending:
                 self._commits.append(_commit(pending.decode("utf-8", "replace")))
+                progress.report("reading history:", len(self._commits), "commits")
         except BaseException as err:  # handed to the caller in result()
             self._error = err
             self._process.kill()
@@ -116,6 +119,7 @@ class HistoryScan:
         assert self._process.stderr is not None
         stderr = self._process.stderr.read().decode("utf-8", "replace").strip()
         self._thread.join()
+        progress.done()
         self._output.close()
         if self._process.wait() != 0:
             reason = (

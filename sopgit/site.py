@@ -27,6 +27,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup
 
+from sopgit import progress
 from sopgit.catalog import department_of, index_context, long_date
 from sopgit.changelog import changelog_context
 from sopgit.errors import UsageError
@@ -287,6 +288,7 @@ def build_site(
     root = snapshot.lib.root
     env = site_environment(root)
     pages = site_pages(snapshot, today, env)
+    progress.done()
     assets = static_files(root)
     names = tuple(sorted([*pages, *(f"assets/{name}" for name in assets)]))
     if dry_run:
@@ -365,7 +367,8 @@ def site_pages(snapshot: Snapshot, today: dt.date, env: jinja2.Environment) -> d
         pages={sop_id: sop_page_name(sop_id) for sop_id in snapshot.sops},
     )
     sop_template = env.get_template("sop.html.j2")
-    for sop in snapshot.sops.values():
+    for count, sop in enumerate(snapshot.sops.values(), 1):
+        progress.report("rendering:", count, "SOP pages")
         pages[sop_page_name(sop.sop_id)] = sop_template.render(
             site=site,
             base="../",

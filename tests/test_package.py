@@ -57,3 +57,41 @@ def test_help_imports_no_heavy_modules():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip().endswith("[]"), done.stdout
+
+
+def test_long_work_shows_progress_on_a_terminal_only(tmp_path):
+    """On a terminal `status` redraws a progress line; piped, it prints none."""
+    import pty
+
+    from conftest import commit_all, git
+
+    git(tmp_path, "init", "-q")
+    for n in range(3):
+        (tmp_path / "notes.txt").write_text(f"{n}\n")
+        commit_all(tmp_path, f"chore: note {n}")
+    script = Path(sys.executable).parent / "sopgit"
+    env = {**os.environ, "SOPGIT_PROGRESS_INTERVAL": "0"}
+    piped = subprocess.run([script, "-C", str(tmp_path), "status"], capture_output=True, env=env)
+    assert piped.returncode == 0
+    assert b"reading history" not in piped.stderr
+    primary, secondary = pty.openpty()
+    done = subprocess.run(
+        [script, "-C", str(tmp_path), "status"],
+        stdout=subprocess.DEVNULL,
+        stderr=secondary,
+        env=env,
+    )
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(primary)
+    assert done.returncode == 0
+    assert b"\rreading history: 3 commits" in seen
+    assert seen.endswith(b"\r\x1b[K")
