@@ -155,8 +155,11 @@ def _record_review(snapshot: Snapshot, sop_id: str, note: str, sign: bool, dry_r
 @click.option("--version", "version", help="The version read (default: the current one).")
 @click.option("--sign", is_flag=True, help="Sign the acknowledgement commit.")
 @click.option("--push", is_flag=True, help="Push the acknowledgements to the remote.")
+@click.option("--dry-run", is_flag=True, help="Print the record; write nothing.")
 @click.pass_context
-def ack(ctx: click.Context, sop_id: str, version: str | None, sign: bool, push: bool) -> None:
+def ack(
+    ctx: click.Context, sop_id: str, version: str | None, sign: bool, push: bool, dry_run: bool
+) -> None:
     """Record that you have read and understood an SOP version (training)."""
     from sopgit.errors import RepoError, UsageError
     from sopgit.lifecycle import ACK_TRAILER, ACKS_REF, event_message, events
@@ -181,6 +184,10 @@ def ack(ctx: click.Context, sop_id: str, version: str | None, sign: bool, push: 
     ]
     if mine:
         click.echo(f"{me.name} acknowledged {sop.sop_id} v{wanted} already, on {mine[0].date}")
+    elif dry_run:
+        message = event_message(ACK_TRAILER, sop.sop_id, wanted, today(), "")
+        click.echo(f"would record on {ACKS_REF}, as {me.name} <{me.email}>:\n{message}", nl=False)
+        return
     else:
         message = event_message(ACK_TRAILER, sop.sop_id, wanted, today(), "")
         lib.repo.append_to_ref(ACKS_REF, message, sign or lib.repo.signing_configured("commit"))

@@ -380,3 +380,12 @@ def test_audit_of_the_example_records_approvals_and_pull_requests(run, example):
     assert [(a["name"], a["role"], a["meaning"]) for a in latest["approvals"]] == [
         ("Ana Ruiz", "peer", "approved")
     ]
+
+
+def test_ack_dry_run_writes_nothing(run, released, monkeypatch):
+    as_person(monkeypatch, released, "Ana Ruiz", "ana@acme.example")
+    before = tree_state(released)
+    result = run("-C", str(released), "ack", "ENG-001", "--dry-run")
+    assert result.stdout.startswith("would record on refs/sopgit/acks, as Ana Ruiz")
+    assert "Sopgit-Ack: ENG-001 v1.0.0" in result.stdout
+    assert tree_state(released) == before
