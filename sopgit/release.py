@@ -17,6 +17,7 @@ from sopgit.errors import PolicyError, RepoError, UsageError
 from sopgit.gitrepo import message_file
 from sopgit.history import HistoryRow, SopVersion, history_rows, table_lines
 from sopgit.snapshot import Snapshot, Sop
+from sopgit.swap import FileSwap
 from sopgit.versioning import tag_name
 
 LOCK_FILE = "sopgit-release.lock"
@@ -314,11 +315,13 @@ def apply_release(snapshot: Snapshot, plan: ReleasePlan, *, sign: bool = False) 
     repo, root = snapshot.lib.repo, snapshot.lib.root
     original = snapshot.head
     assert original is not None
+    files = FileSwap()
     created: list[str] = []
-    committed = False
+    staged = committed = False
     try:
         for update in plan.updates:
-            (root / update.path).write_text(update.after, encoding="utf-8", newline="")
+            files.replace(root / update.path, update.after)
+        staged = True
         repo.run("add", "--", *(u.path for u in plan.updates))
         with message_file(plan.commit_message) as message:
             repo.run("commit", "--quiet", "--cleanup=verbatim", "-F", message)
@@ -336,23 +339,35 @@ def apply_release(snapshot: Snapshot, plan: ReleasePlan, *, sign: bool = False) 
                     commit,
                 )
             created.append(tag.name)
-    except BaseException:
-        _roll_back(snapshot, plan, original, created, committed)
+    except BaseException as err:
+        files.undo()  # renames only: works even when the disk is full
+        _roll_back(snapshot, plan, original, created, staged, committed)
+        if isinstance(err, OSError):  # e.g. the disk is full
+            raise RepoError(
+                f"cannot write {err.filename or 'a file'} ({err.strerror}); nothing was released",
+                root,
+            ) from None
         raise
+    files.keep()
     return commit
 
 
 def _roll_back(
-    snapshot: Snapshot, plan: ReleasePlan, original: str, tags: list[str], committed: bool
+    snapshot: Snapshot,
+    plan: ReleasePlan,
+    original: str,
+    tags: list[str],
+    staged: bool,
+    committed: bool,
 ) -> None:
-    repo, root = snapshot.lib.repo, snapshot.lib.root
+    """Tags, branch and index as before; the files are put back by the caller."""
+    repo = snapshot.lib.repo
     if tags:
         repo.run("tag", "-d", *tags)
     if committed:
         repo.run("update-ref", "-m", "sopgit: roll back a failed release", "HEAD", original)
-    repo.run("reset", "--quiet", original, "--", *(u.path for u in plan.updates))
-    for update in plan.updates:
-        (root / update.path).write_text(update.before, encoding="utf-8", newline="")
+    if staged:
+        repo.run("reset", "--quiet", original, "--", *(u.path for u in plan.updates))
 
 
 def push_release(snapshot: Snapshot, plan: ReleasePlan) -> None:

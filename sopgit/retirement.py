@@ -14,6 +14,7 @@ from sopgit.document import set_frontmatter_value
 from sopgit.errors import RepoError, UsageError
 from sopgit.release import RETIRE_TRAILER, ReleasePlan, apply_release, plan_release, preflight
 from sopgit.snapshot import Snapshot, load_snapshot
+from sopgit.swap import FileSwap
 from sopgit.workspace import Library
 
 
@@ -81,10 +82,12 @@ def retire(
         raise RepoError("has uncommitted changes; commit or stash them before retiring", lib.root)
     original = snapshot.head
     assert original is not None, "a released SOP has history"
-    (lib.root / sop.path).write_text(retirement.text, encoding="utf-8", newline="")
+    files = FileSwap()
     try:
+        files.replace(lib.root / sop.path, retirement.text)
         repo.commit_paths([sop.path], retirement.message)
         if not release:
+            files.keep()
             return retirement
         after = load_snapshot(lib)
         plan = plan_release(
@@ -93,9 +96,10 @@ def retire(
         preflight(after, plan, allow_branch)
         apply_release(after, plan)
     except BaseException:
+        files.undo()
         if repo.head() != original:
             repo.run("update-ref", "-m", "sopgit: roll back a failed retirement", "HEAD", original)
         repo.run("reset", "--quiet", original, "--", sop.path)
-        (lib.root / sop.path).write_text(sop.text, encoding="utf-8", newline="")
         raise
+    files.keep()
     return Retirement(retirement.sop_id, retirement.message, retirement.text, plan)

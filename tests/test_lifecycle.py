@@ -319,6 +319,7 @@ def test_a_failed_final_release_undoes_the_retirement(run, released):
     before = tree_state(released)
     run("-C", str(released), "retire", "ENG-002", "--reason", "Obsolete", expect=2)
     assert tree_state(released) == before
+    assert not list(released.rglob("*.sopgit-*"))
 
 
 def test_retire_without_release_leaves_it_for_review(run, released):
@@ -326,6 +327,7 @@ def test_retire_without_release_leaves_it_for_review(run, released):
     assert "release it after review" in result.stdout
     assert "status: retired" in (released / ENG2).read_text()
     assert "ENG-002/v2.0.0" not in git(released, "tag")
+    assert not list(released.rglob("*.sopgit-*"))
     run("-C", str(released), "release", "--date", "2025-05-02")
     assert "Retired: Obsolete" in git(released, "cat-file", "tag", "ENG-002/v2.0.0")
 
