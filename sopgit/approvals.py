@@ -275,14 +275,14 @@ def evaluate(
     open_roles = {role for role, entries in policy.roles.items() if "*" in entries}
     matched = _match(policy.required, {k: list(v) for k, v in offers.items()}, open_roles)
     counted: list[Approval] = []
-    for key, roles in offers.items():
+    for key, offered in offers.items():
         if key in matched:
-            counted.append(roles[matched[key]])
+            counted.append(offered[matched[key]])
             continue
         # Not needed for a required role (or its role is taken): record it under the
         # role it named, or the first it holds; required roles come first.
-        order = [r for r in policy.required if r in roles] + [r for r in roles]
-        counted.append(roles[order[0]])
+        order = [r for r in policy.required if r in offered] + [r for r in offered]
+        counted.append(offered[order[0]])
     rank = {role: i for i, role in enumerate([*policy.required, *policy.roles])}
     counted.sort(key=lambda a: (rank.get(a.role or "", len(rank)), a.time, a.signer.key))
     filled = set(matched.values())

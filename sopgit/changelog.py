@@ -85,7 +85,7 @@ def released_entry(
     row = row_from_tag(version, tag)
     message = parse_message(tag.message)
     bump = (message.trailer_values("Bump") or [_bump_between(previous, version)])[0]
-    recorded_previous = (message.trailer_values("Previous-Version") or [None])[0]
+    recorded_previous = next(iter(message.trailer_values("Previous-Version")), None)
     changes = _attribute_pull_requests(_change_lines(tag.message), row.pull_requests)
     entry = SopEntry(
         sop_id=sop_id,

@@ -6,7 +6,6 @@ Modules beyond click are imported inside each command so `sopgit --help` stays f
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -511,4 +510,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

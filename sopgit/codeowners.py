@@ -65,15 +65,17 @@ def render_codeowners(sops: Mapping[str, str], config: Config | None = None) -> 
         except DocumentError:
             continue
         owner = meta.get("owner")
-        tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
-        sop_id = meta.get("sop_id") if isinstance(meta.get("sop_id"), str) else id_in_name(path)
-        dept = (sop_id or "").rsplit("-", 1)[0]
+        listed = meta.get("tags")
+        tags: list[object] = listed if isinstance(listed, list) else []
+        claimed = meta.get("sop_id")
+        sop_id = claimed if isinstance(claimed, str) else id_in_name(path)
+        prefix = (sop_id or "").rsplit("-", 1)[0]
         tag_roles = [r for t in tags for r in config.approval_tags.get(str(t), ())]
         by_tag = role_reviewers(config, tag_roles)
         handles = _unique(
             [
                 *(owner_handles(owner) if isinstance(owner, str) else []),
-                *folders.get(dept, []),
+                *folders.get(prefix, []),
                 *by_tag,
             ]
         )

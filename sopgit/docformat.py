@@ -429,6 +429,7 @@ def rewrite_history(
                 + eol.join(block)
                 + eol
             )
+        assert table.heading is not None, "a table found under its heading"
         at = table.heading + 1
         return "".join(lines[:at] + [eol] + [b + eol for b in block] + lines[at:])
     columns = table.columns

@@ -124,13 +124,13 @@ def commits_by_path(commits: list[Commit], paths: Mapping[str, str]) -> dict[str
     for commit in commits:
         hit: set[str] = set()
         for change in commit.changes:
-            sop_id = names.get(change.path)
-            if sop_id is None:
+            owner = names.get(change.path)
+            if owner is None:
                 continue
             if change.status == "D":
                 del names[change.path]
                 continue
-            hit.add(sop_id)
+            hit.add(owner)
         for sop_id in sorted(hit):
             touched[sop_id].append(commit)
     return touched

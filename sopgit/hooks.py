@@ -56,9 +56,9 @@ def install_hooks(
     if dry_run:
         return [Installed(hook, target, legacy) for hook, target, legacy, _ in planned]
     directory.mkdir(parents=True, exist_ok=True)
-    for _, target, legacy, script in planned:
-        if legacy is not None and not legacy.exists():
-            target.rename(legacy)
+    for _, target, kept, script in planned:
+        if kept is not None and not kept.exists():
+            target.rename(kept)
         target.write_text(script, encoding="utf-8")
         target.chmod(0o755)
     return [Installed(hook, target, legacy) for hook, target, legacy, _ in planned]

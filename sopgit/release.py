@@ -203,7 +203,7 @@ def _tag_plan(
         f"- {c.commit.subject} ({c.commit.sha[:10]}, {c.commit.author_name})"
         for c in reversed(version.pending)
     )
-    authors = {}
+    authors: dict[str, str] = {}
     for change in reversed(version.pending):
         authors.setdefault(change.commit.author_name, change.commit.author_email)
     trailers = [
@@ -248,7 +248,7 @@ def retirement_of(version: SopVersion) -> tuple[str, str | None] | None:
     for change in version.pending:
         if change.message.trailer_values(RETIRE_TRAILER):
             reason = (change.message.trailer_values("Retire-Reason") or ["withdrawn"])[0]
-            successor = (change.message.trailer_values("Superseded-By") or [None])[0]
+            successor = next(iter(change.message.trailer_values("Superseded-By")), None)
             return reason, successor
     return None
 
