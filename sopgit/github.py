@@ -187,9 +187,13 @@ class GitHubClient:
         A status in TOLERATE is an answer (with no data), not an error.
         """
         url = path if path.startswith(("http://", "https://")) else self._url(path)
+        if _origin(url) != _origin(self.api_url):  # never send the token elsewhere
+            raise GitHubError(f"GitHub pointed at {_origin(url)}, not {_origin(self.api_url)}")
         data = json.dumps(body).encode() if body is not None else None
         for attempt in range(RETRIES + 1):
             req = urllib.request.Request(url, data=data, method=method, headers=self._headers())
+            # Not copied onto a redirect: the token only ever goes to the API's host.
+            req.add_unredirected_header("Authorization", f"Bearer {self.token}")
             self.requests += 1
             try:
                 with urllib.request.urlopen(req, timeout=TIMEOUT) as response:
@@ -228,7 +232,6 @@ class GitHubClient:
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": API_VERSION,
             "User-Agent": agent,
-            "Authorization": f"Bearer {self.token}",
             "Content-Type": "application/json",
         }
 
@@ -280,6 +283,11 @@ def _rate_limit_wait(status: int, headers: Mapping[str, str], now: float) -> flo
         reset = headers.get("x-ratelimit-reset", "")
         return max(0.0, float(reset) - now) if reset.strip().isdigit() else 60.0
     return 60.0 if status == 429 else None
+
+
+def _origin(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _next_link(header: str) -> str | None:

@@ -148,6 +148,24 @@ def test_client_pins_the_api_version_and_follows_link_pagination(api):
     assert agent.startswith("sopgit/")
 
 
+def test_the_token_never_leaves_the_api_host(api):
+    """A next link or a redirect to another host gets no token."""
+    client = GitHubClient(TOKEN, Repository("acme", "sops"), api.url_for("").rstrip("/"))
+    elsewhere = "http://127.0.0.2:9/steal?page=2"
+    api.expect(REVIEWS_12).respond_with_json([], headers={"Link": f'<{elsewhere}>; rel="next"'})
+    with pytest.raises(GitHubError, match="pointed at http://127.0.0.2:9"):
+        client.reviews(12)
+    # A redirect is followed, but without the Authorization header.
+    api.expect(COMMITS_12).respond_with_data(
+        "", status=302, headers={"Location": api.url_for("/moved") + "?per_page=100"}
+    )
+    api.expect_request("/moved", query_string="per_page=100").respond_with_json([])
+    assert client.pull_commit_logins(12) == set()
+    moved = [request for request, _ in api.log if request.path == "/moved"]
+    assert moved
+    assert "Authorization" not in moved[0].headers
+
+
 def test_a_short_rate_limit_is_waited_out_and_a_long_one_is_an_error(api):
     waits: list[float] = []
     client = GitHubClient(
