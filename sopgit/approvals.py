@@ -29,7 +29,6 @@ from sopgit.model import Commit
 
 APPROVED = "approved"
 REVIEWED = "reviewed"
-SOURCES = ("trailer", "github", "signed-commit")
 APPROVED_BY = "Approved-by"
 REVIEWED_BY = "Reviewed-by"
 SOP_ID_TRAILER = "Sop-Id"

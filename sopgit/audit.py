@@ -18,8 +18,6 @@ from sopgit.lifecycle import Event
 from sopgit.model import Tag
 from sopgit.snapshot import Snapshot
 
-SIGNATURE_STATES = ("verified", "not verified", "unsigned")
-
 
 @dataclass(frozen=True)
 class AuditVersion:
@@ -41,7 +39,7 @@ class AuditVersion:
     retired: str | None
     superseded_by: str | None
     changes: tuple[str, ...]
-    signature: str  # one of SIGNATURE_STATES
+    signature: str  # verified, not verified or unsigned
 
 
 def audit_version(version: semver.Version, tag: Tag, signature: str) -> AuditVersion:

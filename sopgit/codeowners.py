@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from sopgit.config import Config
 from sopgit.document import parse_document
@@ -86,13 +85,6 @@ def render_codeowners(sops: Mapping[str, str], config: Config | None = None) -> 
 
 def is_generated(text: str) -> bool:
     return text.startswith(OURS)
-
-
-@dataclass(frozen=True)
-class CodeownersResult:
-    path: str
-    action: str  # "created", "updated", "unchanged", "skipped"
-    text: str
 
 
 def plan_codeowners(current: str | None, wanted: str) -> str:

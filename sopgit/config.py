@@ -80,9 +80,6 @@ class Config:
         groups = (self.training_audience.get(k, ()) for k in ("*", dept, sop_id))
         return tuple(dict.fromkeys(p for group in groups for p in group))
 
-    def department_for_folder(self, folder: str) -> Department | None:
-        return next((d for d in self.departments.values() if d.folder == folder), None)
-
 
 # The schema: section -> key -> (validator, Config field). A validator returns the
 # typed value or raises ValueError with what was expected.

@@ -98,10 +98,6 @@ class Format:
         """The library's key (or metadata-table label) for sopgit's field NAME; "" if none."""
         return self.keys.get(name, "")
 
-    @property
-    def is_seed(self) -> bool:
-        return self == SEED_FORMAT
-
 
 SEED_FORMAT = Format()
 

@@ -199,24 +199,6 @@ def replace_managed_region(text: str, name: str, content: list[str], path: str =
     return "".join(lines[: start + 1] + [line + eol for line in content] + lines[end:])
 
 
-def update_document(
-    text: str,
-    *,
-    version: str | None = None,
-    last_updated: str | None = None,
-    status: str | None = None,
-    revision_table: list[str] | None = None,
-    path: str = "<text>",
-) -> str:
-    """Apply the changes sopgit makes on release, and nothing else."""
-    for key, value in (("version", version), ("lastUpdated", last_updated), ("status", status)):
-        if value is not None:
-            text = set_frontmatter_value(text, key, value, path)
-    if revision_table is not None:
-        text = replace_managed_region(text, REVISION_HISTORY, revision_table, path)
-    return text
-
-
 def table_cell(value: str) -> str:
     """Text made safe for one Markdown table cell: no pipe or newline breaks the row."""
     return " ".join(value.replace("\\", "\\\\").replace("|", "\\|").split())

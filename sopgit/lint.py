@@ -33,17 +33,6 @@ from sopgit.errors import DocumentError
 from sopgit.library import is_under
 from sopgit.versioning import DEFAULT_ID_PATTERN, UNRELEASED, parse_version
 
-SECTIONS = SEED_SECTIONS
-REQUIRED_KEYS = (
-    "title",
-    "sop_id",
-    "description",
-    "lastUpdated",
-    "version",
-    "owner",
-    "tags",
-    "status",
-)
 STATUSES = ("draft", "effective", "retired")
 TABLE_HEADER = ("Version", "Date", "Description", "Author", "Approved by")
 STEP = re.compile(r"^(\d+)\.\s+\S")
@@ -124,14 +113,6 @@ def check_text(path: str, text: str, facts: LibraryFacts) -> list[Diagnostic]:
     found += _check_links(doc, facts)
     found = [d for d in found if d.rule not in config.check_disable]
     return sorted(found, key=lambda d: (d.line, d.rule))
-
-
-def meta_of(text: str, fmt: Format = SEED_FORMAT, path: str = "<text>") -> dict[str, Any]:
-    """The metadata of a text under FMT, or {} if it does not parse."""
-    try:
-        return read_document(text, path, fmt).meta
-    except DocumentError:
-        return {}
 
 
 def identify(path: str, text: str, fmt: Format) -> tuple[str | None, dict[str, Any]]:
@@ -430,7 +411,7 @@ def _check_sections(doc: Document, fmt: Format = SEED_FORMAT) -> list[Diagnostic
 
 
 def _where_missing(
-    name: str, sections: list[Heading], doc: Document, wanted: tuple[str, ...] = SECTIONS
+    name: str, sections: list[Heading], doc: Document, wanted: tuple[str, ...] = SEED_SECTIONS
 ) -> int:
     """The line after which section NAME should have come."""
     index = wanted.index(name)

@@ -24,10 +24,6 @@ class Commit:
     changes: tuple[FileChange, ...] = ()
 
     @property
-    def is_merge(self) -> bool:
-        return len(self.parents) > 1
-
-    @property
     def subject(self) -> str:
         return self.message.split("\n", 1)[0].strip()
 

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sopgit.docformat import SEED_FORMAT, update_sop
 from sopgit.document import (
     REVISION_HISTORY,
     managed_region,
     parse_document,
     set_frontmatter_value,
     table_cell,
-    update_document,
 )
 from sopgit.errors import DocumentError
 
@@ -39,6 +39,12 @@ status: effective
 | 1.0.0 | 2025-03-13 | Initial version | Ana Ruiz | Lee Chen (manager) |
 <!-- sopgit:revision-history:end -->
 """
+
+
+def update_document(text: str, *, last_updated: str | None = None, **changes) -> str:
+    """What a release writes into TEXT in the seed format (sopgit.docformat.update_sop)."""
+    date = dt.date.fromisoformat(last_updated) if last_updated else None
+    return update_sop(parse_document(text), SEED_FORMAT, last_updated=date, **changes)
 
 
 def changed_lines(before: str, after: str) -> list[str]:
