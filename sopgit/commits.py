@@ -55,10 +55,19 @@ class Message:
         return text[:1].upper() + text[1:]
 
 
+def lines(text: str) -> list[str]:
+    """TEXT's lines as git sees them: split at LF only (CRLF counts as LF).
+
+    str.splitlines would also split at 0x1c-0x1e, 0x85 and U+2028, which a commit
+    message may hold as plain bytes.
+    """
+    return text.replace("\r\n", "\n").split("\n") if text else []
+
+
 def strip_comments(message: str) -> str:
     """The message as git stores it: '#' comment lines and the scissors part removed."""
     kept = []
-    for line in message.splitlines():
+    for line in lines(message):
         if line.startswith("# ------------------------ >8 ------------------------"):
             break
         if not line.startswith("#"):
@@ -68,7 +77,7 @@ def strip_comments(message: str) -> str:
 
 def parse_header(message: str) -> Header | None:
     """The Conventional Commit header of MESSAGE's first line, or None if it is not one."""
-    first = message.strip().splitlines()[0] if message.strip() else ""
+    first = lines(message.strip("\r\n \t"))[0] if message.strip("\r\n \t") else ""
     match = HEADER.match(first)
     if not match:
         return None
@@ -94,14 +103,13 @@ def parse_message(message: str) -> Message:
 
 
 def _is_trailer_block(paragraph: str) -> bool:
-    lines = [line for line in paragraph.splitlines() if line.strip()]
-    starts = [line for line in lines if not line[:1].isspace()]
+    starts = [line for line in lines(paragraph) if line.strip() and not line[:1].isspace()]
     return bool(starts) and all(TRAILER.match(line) for line in starts)
 
 
 def _trailers(paragraph: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
-    for line in paragraph.splitlines():
+    for line in lines(paragraph):
         if line[:1].isspace() and found:  # a folded continuation line
             key, value = found[-1]
             found[-1] = (key, f"{value} {line.strip()}".strip())

@@ -31,31 +31,84 @@ class Identity:
 
 
 # One record per commit: \x1e, then NUL-separated fields; git appends the file changes.
+# A message may hold any byte but NUL (0x1e included), so records are never split on the
+# marker: LogParser reads the NUL-separated tokens in order and knows what each one is.
 LOG_FORMAT = "%x1e%H%x00%P%x00%an%x00%ae%x00%at%x00%ct%x00%B%x00"
+# Every field of a tag ends in NUL (none can hold one), so a record is eight tokens.
 TAG_FORMAT = (
-    "%1e%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objectname)"
-    "%00%(taggername)%00%(taggeremail:trim)%00%(taggerdate:raw)%00%(contents)"
+    "%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objectname)"
+    "%00%(taggername)%00%(taggeremail:trim)%00%(taggerdate:raw)%00%(contents)%00"
 )
+TAG_FIELDS = 8
 SIGNATURE = re.compile(r"-----BEGIN (?:PGP|SSH) SIGNATURE-----.*", re.DOTALL)
 
 
+class LogParser:
+    """Commits from `git log -z` output in LOG_FORMAT (with or without --name-status).
+
+    Tokens are fed in order as they arrive. A commit starts with a token that begins
+    with the marker where a commit can start: after the six fields and the message
+    (whatever bytes it holds) come only file changes -- a status, then one or two paths,
+    each consumed by count -- so a marker inside a message or a path is never a record.
+    """
+
+    def __init__(self) -> None:
+        self.commits: list[Commit] = []
+        self._fields: list[str] = []  # the current commit's seven fields
+        self._changes: list[FileChange] = []
+        self._status = ""  # a change's status waiting for its paths
+        self._paths: list[str] = []
+
+    def feed(self, tokens: Iterable[str]) -> None:
+        for token in tokens:
+            self._token(token)
+
+    def _token(self, token: str) -> None:
+        if 0 < len(self._fields) < 7:
+            self._fields.append(token)
+            return
+        if self._status:
+            self._paths.append(token)
+            if len(self._paths) == (2 if self._status in "RC" else 1):
+                source = self._paths[0] if len(self._paths) == 2 else None
+                self._changes.append(FileChange(self._status, self._paths[-1], source))
+                self._status, self._paths = "", []
+            return
+        token = token.lstrip("\n")
+        if not token:
+            return
+        if token.startswith("\x1e"):
+            self._flush()
+            self._fields = [token[1:]]
+        elif self._fields:
+            self._status = token[0]
+
+    def _flush(self) -> None:
+        if len(self._fields) == 7:
+            sha, parents, name, email, author_time, commit_time, message = self._fields
+            self.commits.append(
+                Commit(
+                    sha=sha,
+                    parents=tuple(parents.split()),
+                    author_name=name,
+                    author_email=email,
+                    author_time=int(author_time),
+                    commit_time=int(commit_time),
+                    message=message,
+                    changes=tuple(self._changes),
+                )
+            )
+        self._fields, self._changes, self._status, self._paths = [], [], "", []
+
+    def finish(self) -> list[Commit]:
+        self._flush()
+        return self.commits
+
+
 def parse_log(text: str) -> list[Commit]:
-    return [_commit(record) for record in text.split("\x1e")[1:]]
-
-
-def _commit(record: str) -> Commit:
-    fields = record.split("\0")
-    sha, parents, name, email, author_time, commit_time, message = fields[:7]
-    return Commit(
-        sha=sha,
-        parents=tuple(parents.split()),
-        author_name=name,
-        author_email=email,
-        author_time=int(author_time),
-        commit_time=int(commit_time),
-        message=message,
-        changes=_changes(fields[7:]) if len(fields) > 9 else (),
-    )
+    parser = LogParser()
+    parser.feed(text.split("\0"))
+    return parser.finish()
 
 
 class HistoryScan:
@@ -92,6 +145,8 @@ class HistoryScan:
 
     def _read(self) -> None:
         try:
+            parser = LogParser()
+            self._commits = parser.commits
             pending = b""
             finished = False
             while True:
@@ -104,13 +159,13 @@ class HistoryScan:
                     else:
                         time.sleep(self.POLL)
                     continue
-                records = (pending + chunk).split(b"\x1e")
-                pending = records.pop()
-                self._commits.extend(_commit(r.decode("utf-8", "replace")) for r in records if r)
+                tokens = (pending + chunk).split(b"\0")
+                pending = tokens.pop()
+                parser.feed(t.decode("utf-8", "replace") for t in tokens)
                 progress.report("reading history:", len(self._commits), "commits")
-            if pending:
-                self._commits.append(_commit(pending.decode("utf-8", "replace")))
-                progress.report("reading history:", len(self._commits), "commits")
+            parser.feed([pending.decode("utf-8", "replace")])
+            parser.finish()
+            progress.report("reading history:", len(self._commits), "commits")
         except BaseException as err:  # handed to the caller in result()
             self._error = err
             self._process.kill()
@@ -131,28 +186,12 @@ class HistoryScan:
         return self._commits
 
 
-def _changes(tokens: list[str]) -> tuple[FileChange, ...]:
-    changes = []
-    index = 0
-    while index < len(tokens):
-        status = tokens[index].lstrip("\n")
-        index += 1
-        if not status:
-            continue
-        kind = status[0]
-        if kind in "RC":
-            changes.append(FileChange(kind, tokens[index + 1], tokens[index]))
-            index += 2
-        else:
-            changes.append(FileChange(kind, tokens[index]))
-            index += 1
-    return tuple(changes)
-
-
 def parse_tags(text: str) -> list[Tag]:
+    tokens = text.split("\0")
     tags = []
-    for record in text.split("\x1e")[1:]:
-        name, kind, obj, peeled, tagger, email, date, contents = record.split("\0", 7)
+    for start in range(0, len(tokens) - TAG_FIELDS + 1, TAG_FIELDS):
+        name, kind, obj, peeled, tagger, email, date, contents = tokens[start : start + TAG_FIELDS]
+        name = name.lstrip("\n")  # for-each-ref ends each record with a newline
         annotated = kind == "tag"
         tags.append(
             Tag(
@@ -162,7 +201,7 @@ def parse_tags(text: str) -> list[Tag]:
                 tagger_name=tagger,
                 tagger_email=email,
                 time=int(date.split()[0]) if date.strip() else 0,
-                message=SIGNATURE.sub("", contents).strip() if annotated else "",
+                message=SIGNATURE.sub("", contents).strip(" \t\r\n") if annotated else "",
                 signed=annotated and SIGNATURE.search(contents) is not None,
             )
         )
