@@ -380,7 +380,9 @@ def test_a_rebase_merge_is_traced_to_its_pull_request_through_the_api(governed, 
 
 # --- errors: one line, exit 2, nothing written ------------------------------------------
 
-RESET = str(int(time.time()) + 3600)
+# An hour after the request; filled in when the test runs, not when the suite is collected
+# (a long suite would otherwise make it 59 minutes).
+RESET = "in an hour"
 
 
 @pytest.mark.parametrize(
@@ -423,6 +425,7 @@ def test_github_errors_are_one_line_exit_2_and_write_nothing(
 ):
     draft(governed)
     merge_pr(governed, "draft/ENG-001-deployment-process", 12, "2026-03-02T12:00:00Z")
+    headers = {k: str(int(time.time()) + 3600) if v == RESET else v for k, v in headers.items()}
     api.expect(REVIEWS_12).respond_with_json(body, status=status, headers=headers)
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
