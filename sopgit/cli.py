@@ -64,10 +64,21 @@ def cli(ctx: click.Context, directory: Path) -> None:
     is_flag=True,
     help="With --adopt: tag each SOP's stated version on the current commit as a baseline.",
 )
+@click.option(
+    "--action",
+    metavar="OWNER/REPO@SHA",
+    help="The sopgit action the workflows pin (default: your GitHub remote's owner).",
+)
 @click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
 @click.pass_context
 def init(
-    ctx: click.Context, directory: str, example: bool, adopt: bool, baseline: bool, dry_run: bool
+    ctx: click.Context,
+    directory: str,
+    example: bool,
+    adopt: bool,
+    baseline: bool,
+    action: str | None,
+    dry_run: bool,
 ) -> None:
     """Create a library in DIR, or adopt the repository there. Never overwrites your files."""
     from sopgit.scaffold import init_library
@@ -80,7 +91,7 @@ def init(
             raise click.UsageError("--adopt and --example do not go together")
         _adopt(ctx, target, baseline, dry_run)
         return
-    report = init_library(target, example=example, dry_run=dry_run)
+    report = init_library(target, example=example, dry_run=dry_run, action=action)
     verb = "would create" if dry_run else "created"
     for path in report.created:
         click.echo(f"{verb}   {path}")
@@ -88,6 +99,13 @@ def init(
         click.echo(f"unchanged {path}")
     for path in report.skipped:
         click.echo(f"skipped   {path} (exists with your changes; left as it is)")
+    if report.placeholders and any(p.startswith(".github/workflows/") for p in report.created):
+        click.echo(
+            f"sopgit: the workflows name the sopgit action as {' and '.join(report.placeholders)}:"
+            " replace them in .github/workflows/sopgit-*.yml with the repository and full"
+            " commit of the sopgit you use (or run init with --action OWNER/REPO@SHA)",
+            err=True,
+        )
     if not dry_run:
         where = directory if directory != "." else "this folder"
         click.echo(f'Library ready in {where}. Next: sopgit new "Title" --dept ENG', err=True)
@@ -492,6 +510,30 @@ def hook_commit_msg(ctx: click.Context, message_file: str) -> None:
         click.echo(f"sopgit: commit stopped: {problem}", err=True)
         ctx.exit(1)
     click.echo(f"sopgit: warning: {problem}", err=True)
+
+
+@cli.command("run-args", hidden=True)
+@click.pass_context
+def run_args(ctx: click.Context) -> None:
+    """Run the sopgit command line in $SOPGIT_ARGS, split with shell quoting (the action's
+    entry point: its `args` input never passes through a shell or eval)."""
+    import os
+    import shlex
+
+    raw = os.environ.get("SOPGIT_ARGS", "")
+    try:
+        words = shlex.split(raw)
+    except ValueError as err:
+        raise click.UsageError(f"SOPGIT_ARGS={raw!r} cannot be split: {err}") from None
+    if words[:1] == ["sopgit"]:
+        words = words[1:]
+    if not words:
+        raise click.UsageError("SOPGIT_ARGS is empty; give the sopgit command to run")
+    if "run-args" in words[:1]:
+        raise click.UsageError("SOPGIT_ARGS cannot run run-args itself")
+    root = ctx.find_root().command
+    with root.make_context("sopgit", words, parent=None) as sub:
+        root.invoke(sub)
 
 
 def _register_command_modules() -> None:

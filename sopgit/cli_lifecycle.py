@@ -39,6 +39,7 @@ def register(group: click.Group) -> None:
     help="List SOPs due within this many days, and every overdue one.",
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
+@click.option("--output", "-o", metavar="FILE", help="Write the list to FILE instead of printing.")
 @click.option("--dry-run", is_flag=True, help="With --done: print the commit; write nothing.")
 @click.pass_context
 def review(
@@ -49,6 +50,7 @@ def review(
     sign: bool,
     within: int,
     fmt: str,
+    output: str | None,
     dry_run: bool,
 ) -> None:
     """SOPs whose periodic review is due or overdue; with ID --done, record a review."""
@@ -65,14 +67,21 @@ def review(
         raise UsageError("give --done to record a review of an SOP; list them without an ID")
     rows = _due(snapshot, within)
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
+        text = json.dumps(rows, indent=2) + "\n"
     elif fmt == "markdown":
-        click.echo(_due_markdown(rows, within))
+        text = _due_markdown(rows, within) + "\n"
     elif rows:
         body = [[r["id"], r["title"], r["version"], r["review_due"], _when(r)] for r in rows]
-        click.echo(text_table(body, ["ID", "TITLE", "VERSION", "REVIEW DUE", ""]))
+        text = text_table(body, ["ID", "TITLE", "VERSION", "REVIEW DUE", ""]) + "\n"
     else:
+        text = ""
         click.echo(f"No SOP is due for review within {within} days.", err=True)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    target = path_arg(ctx, output)
+    target.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {target}", err=True)
 
 
 def _due(snapshot: Snapshot, within: int) -> list[dict[str, Any]]:

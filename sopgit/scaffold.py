@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sopgit.action import PINNED, ActionRef, resolve_action
 from sopgit.config import CONFIG_FILE, Config, Department, load_config
 from sopgit.document import parse_document
 from sopgit.errors import UsageError
@@ -40,19 +41,18 @@ class WriteReport:
     created: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # exists with the user's own content
+    placeholders: list[str] = field(default_factory=list)  # left in the workflows to fill in
 
 
-def _package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+def init_files(
+    config: Config, sops: dict[str, str], action: ActionRef | None = None
+) -> dict[str, str]:
+    """Relative path -> content of every file `init` writes for CONFIG.
 
-    try:
-        return version("sopgit")
-    except PackageNotFoundError:  # running from a checkout that is not installed
-        return "0.1.0"
-
-
-def init_files(config: Config, sops: dict[str, str]) -> dict[str, str]:
-    """Relative path -> content of every file `init` writes for CONFIG."""
+    The workflows use the sopgit action ACTION (default: a placeholder owner and this
+    build's commit, see sopgit.action).
+    """
+    action = action or resolve_action(None, None)
     departments = list(config.departments.values())
     context: dict[str, Any] = {
         "name": config.name,
@@ -63,7 +63,8 @@ def init_files(config: Config, sops: dict[str, str]) -> dict[str, str]:
         "tag_format": config.tag_format,
         "initial_version": config.initial_version,
         "interval_days": config.review_interval_days,
-        "package": f"sopgit=={_package_version()}",
+        "action": action.uses,
+        **PINNED,
     }
     files = {
         CONFIG_FILE: render("init/sopgit.toml.j2", context),
@@ -99,10 +100,16 @@ def codeowners(sops: dict[str, str], config: Config | None = None) -> str:
     return render_codeowners(sops, config)
 
 
-def init_library(target: Path, *, example: bool = False, dry_run: bool = False) -> WriteReport:
-    """Create or adopt a library at TARGET; never overwrite a file the user changed."""
+def init_library(
+    target: Path, *, example: bool = False, dry_run: bool = False, action: str | None = None
+) -> WriteReport:
+    """Create or adopt a library at TARGET; never overwrite a file the user changed.
+
+    ACTION (`OWNER/REPO@SHA`) is the sopgit action the workflows pin; by default the
+    owner of TARGET's GitHub remote, else a placeholder (see WriteReport.placeholders).
+    """
     if example:
-        return _init_example(target, dry_run)
+        return _init_example(target, dry_run, action)
     if target.exists() and not target.is_dir():
         raise UsageError("exists and is not a folder; give a folder for the library", target)
     config = load_config(target) if target.is_dir() else Config()
@@ -112,13 +119,21 @@ def init_library(target: Path, *, example: bool = False, dry_run: bool = False) 
             f.path: (target / f.path).read_text(encoding="utf-8", errors="replace")
             for f in sop_files(target, config)
         }
-    files = init_files(config, sops)
+    ref = resolve_action(action, _remote_url(target, config))
+    files = init_files(config, sops, ref)
     report = _plan_writes(target, files)
+    report.placeholders = ref.placeholders
     if dry_run:
         return report
     _ensure_repo(target, config)
     _write(target, files, report.created)
     return report
+
+
+def _remote_url(target: Path, config: Config) -> str | None:
+    if not (target / ".git").exists():
+        return None
+    return GitRepo.open(target).remote_url(config.remote)
 
 
 def _ensure_repo(target: Path, config: Config) -> GitRepo:
@@ -160,15 +175,16 @@ def example_sops() -> dict[str, str]:
     }
 
 
-def _init_example(target: Path, dry_run: bool) -> WriteReport:
+def _init_example(target: Path, dry_run: bool, action: str | None = None) -> WriteReport:
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise UsageError(
             "already exists and is not empty; give a new folder for the example", target
         )
     config = Config(name=EXAMPLE_NAME)
     sops = example_sops()
-    files = {**init_files(config, sops), **sops}
-    report = WriteReport(created=sorted(files))
+    ref = resolve_action(action, None)
+    files = {**init_files(config, sops, ref), **sops}
+    report = WriteReport(created=sorted(files), placeholders=ref.placeholders)
     if dry_run:
         return report
     try:

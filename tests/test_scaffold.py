@@ -115,11 +115,15 @@ def test_init_workflows_parse_and_run_check_and_release(tmp_path, run):
 
     def commands(name: str) -> list[str]:
         flow = yaml.safe_load((root / ".github/workflows" / name).read_text(encoding="utf-8"))
-        return [step.get("run", "") for job in flow["jobs"].values() for step in job["steps"]]
+        return [
+            step.get("run", "") or step.get("with", {}).get("args", "")
+            for job in flow["jobs"].values()
+            for step in job["steps"]
+        ]
 
     check = yaml.safe_load((root / ".github/workflows/sopgit-check.yml").read_text())
     assert "pull_request" in check[True]  # YAML 1.1 reads the key `on` as True
-    assert any("sopgit check --format github" in cmd for cmd in commands("sopgit-check.yml"))
+    assert "check --format github" in commands("sopgit-check.yml")
 
     release = yaml.safe_load((root / ".github/workflows/sopgit-release.yml").read_text())
     assert release[True]["push"]["branches"] == ["main"]

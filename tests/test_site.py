@@ -313,13 +313,12 @@ def test_init_writes_a_pages_workflow(tmp_path, run):
     triggers = flow[True]  # YAML 1.1 reads the key `on` as true
     assert triggers["push"]["branches"] == ["main"]
     assert "workflow_dispatch" in triggers
-    assert flow["permissions"]["pages"] == "write"
-    assert flow["permissions"]["id-token"] == "write"
+    assert flow["jobs"]["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
     steps = flow["jobs"]["build"]["steps"]
     checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))
-    assert checkout["uses"] == "actions/checkout@v5"
+    assert checkout["uses"] == "actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8"
     assert checkout["with"]["fetch-depth"] == 0
-    assert any("sopgit build" in s.get("run", "") for s in steps)
+    assert any(s.get("with", {}).get("args", "").startswith("build ") for s in steps)
     assert any(s.get("uses", "").startswith("actions/upload-pages-artifact@") for s in steps)
     deploy = flow["jobs"]["deploy"]
     assert deploy["needs"] == "build"
