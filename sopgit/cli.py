@@ -538,9 +538,9 @@ def run_args(ctx: click.Context) -> None:
 
 def _register_command_modules() -> None:
     """Commands that live in their own modules (each imports only click at load)."""
-    from sopgit import cli_approvals, cli_lifecycle, cli_publish
+    from sopgit import cli_approvals, cli_export, cli_lifecycle, cli_publish
 
-    for module in (cli_approvals, cli_lifecycle, cli_publish):
+    for module in (cli_approvals, cli_export, cli_lifecycle, cli_publish):
         module.register(cli)
 
 
