@@ -313,9 +313,10 @@ def _moved(pairs: dict[int, int]) -> set[int]:
     best: list[list[int]] = []
     for i, (_n, o) in enumerate(order):
         chains = [best[j] for j in range(i) if order[j][1] < o]
-        chain = max(chains, key=lambda c: len(c)) if chains else []
+        chain: list[int] = max(chains, key=len) if chains else []
         best.append([*chain, i])
-    keep = set(max(best, key=lambda chain: len(chain))) if best else set()
+    longest: list[int] = max(best, key=len) if best else []
+    keep = set(longest)
     return {order[i][0] for i in range(len(order)) if i not in keep}
 
 
@@ -506,7 +507,10 @@ def _wrap(mark: str, text: str) -> str:
 
 def render_html_fragment(line: Redline) -> str:
     """The redline as escaped HTML (<del>, <ins>), for a page of the site or a copy."""
-    esc = html.escape
+
+    def esc(text: str) -> str:
+        return html.escape(terminal_safe(text))
+
     out = [f'<div class="redline"><p class="rl-summary">{esc(line.summary())}</p>']
     for section in line.sections:
         if not section.shown:
@@ -534,7 +538,7 @@ def render_html_fragment(line: Redline) -> str:
 
 
 def _html_lines(text: str) -> str:
-    return html.escape(text).replace("\n", "<br>\n")
+    return html.escape(terminal_safe(text)).replace("\n", "<br>\n")
 
 
 REDLINE_CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;\
@@ -548,7 +552,7 @@ ins{color:#0a6b2e;background:#e3f6e8;text-decoration:underline}
 
 def render_html(line: Redline) -> str:
     """A standalone HTML page of the redline."""
-    title = html.escape(f"Changes: {line.old_label} to {line.new_label}")
+    title = html.escape(terminal_safe(f"Changes: {line.old_label} to {line.new_label}"))
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{title}</title>\n<style>\n{REDLINE_CSS}</style>\n</head>\n<body>\n"
