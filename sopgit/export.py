@@ -37,6 +37,7 @@ from sopgit.docformat import read_document
 from sopgit.errors import DocumentError, PolicyError, RepoError, UsageError
 from sopgit.history import HistoryRow, SopVersion, history_rows, row_from_tag
 from sopgit.model import Tag
+from sopgit.redline import terminal_safe
 from sopgit.resources import resource_dir
 from sopgit.snapshot import Snapshot, Sop
 from sopgit.versioning import parse_version
@@ -168,7 +169,7 @@ def blob_at(snapshot: Snapshot, sop: Sop, commit: str) -> tuple[str, bytes]:
     """
     repo = snapshot.lib.repo
     try:
-        return sop.path, repo.run_bytes("cat-file", "blob", f"{commit}:{sop.path}")
+        return sop.path, repo.blob(commit, sop.path)
     except RepoError:
         pass  # not at that path in that commit: renamed since
     root = snapshot.lib.config.root.strip("/")
@@ -176,7 +177,7 @@ def blob_at(snapshot: Snapshot, sop: Sop, commit: str) -> tuple[str, bytes]:
     candidates = [p for p in listing.split("\0") if p.endswith(".md")]
     named = [p for p in candidates if sop.sop_id.lower() in p.rsplit("/", 1)[-1].lower()]
     for path in named + [p for p in candidates if p not in named]:
-        data = repo.run_bytes("cat-file", "blob", f"{commit}:{path}")
+        data = repo.blob(commit, path)
         try:
             doc = read_document(data.decode("utf-8", "replace"), path, sop.fmt)
         except DocumentError:
@@ -382,13 +383,25 @@ def _not_after(text: str, version: semver.Version) -> bool:
 # --- rendering -------------------------------------------------------------------------
 
 
+def _visible(value: Any) -> Any:
+    """Every value a copy prints: control characters shown escaped (a PDF font has no glyph
+    for them, and a terminal or browser would act on some); safe HTML passes."""
+    if isinstance(value, Markup) or not isinstance(value, str):
+        return value
+    return terminal_safe(value)
+
+
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(resource_dir("templates") / "export"),
         undefined=jinja2.StrictUndefined,
         autoescape=True,
         keep_trailing_newline=True,
+        finalize=_visible,
     )
+
+
+MARKER_LINE = re.compile(r"^\s*<!-- sopgit:[a-z-]+:(?:start|end) -->\s*$")
 
 
 def body_html(text: str) -> Markup:
@@ -399,8 +412,9 @@ def body_html(text: str) -> Markup:
     if lines and lines[0].strip() == "---":
         end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), 0)
         lines = lines[end + 1 :]
-    body = "\n".join(lines)
-    body = "".join(c if c in "\n\t" or c.isprintable() else "\ufffd" for c in body)
+    # sopgit's own markers (the managed history table's) are not part of what is read
+    body = "\n".join(x for x in lines if not MARKER_LINE.match(x))
+    body = terminal_safe(body)
     return Markup(markdown().render(body))
 
 

@@ -450,6 +450,19 @@ class GitRepo:
             raise RepoError(f"git {args[0]} failed: {_reason(err)}", self.root) from None
         return output
 
+    def blob(self, commit: str, path: str) -> bytes:
+        """The bytes of PATH at COMMIT, exactly (a trailing newline is kept)."""
+        try:
+            output: bytes = self._repo.git.execute(
+                ["git", "cat-file", "blob", f"{commit}:{path}"],
+                env=self.env,
+                stdout_as_string=False,
+                strip_newline_in_stdout=False,
+            )
+        except GitCommandError as err:
+            raise RepoError(f"git cat-file failed: {_reason(err)}", self.root) from None
+        return output
+
     # --- writing -----------------------------------------------------------------
 
     def create_branch(self, name: str, checkout: bool = True) -> None:
