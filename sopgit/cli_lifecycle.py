@@ -16,6 +16,7 @@ import click
 from sopgit.cli_support import date_option, library, path_arg, text_table, today
 
 if TYPE_CHECKING:
+    from sopgit.lifecycle import Event
     from sopgit.model import Tag
     from sopgit.snapshot import Snapshot
 
@@ -186,9 +187,10 @@ def ack(
     me = lib.repo.identity()
     if me is None:
         raise RepoError("has no git user; set user.name and user.email first", lib.root)
+    acks = events(lib.repo.ref_log(ACKS_REF), ACK_TRAILER)
     mine = [
         e
-        for e in events(lib.repo.ref_log(ACKS_REF), ACK_TRAILER)
+        for e in acks
         if e.sop_id == sop.sop_id and e.version == wanted and e.email.lower() == me.email.lower()
     ]
     if mine:
@@ -196,13 +198,29 @@ def ack(
     elif dry_run:
         message = event_message(ACK_TRAILER, sop.sop_id, wanted, today(), "")
         click.echo(f"would record on {ACKS_REF}, as {me.name} <{me.email}>:\n{message}", nl=False)
+        _what_changed(sop.sop_id, wanted, acks, me.email)
         return
     else:
         message = event_message(ACK_TRAILER, sop.sop_id, wanted, today(), "")
         lib.repo.append_to_ref(ACKS_REF, message, sign or lib.repo.signing_configured("commit"))
         click.echo(f"{me.name} acknowledged {sop.sop_id} v{wanted}")
+    _what_changed(sop.sop_id, wanted, acks, me.email)
     if push:
         lib.repo.run("push", "--quiet", lib.config.remote, f"{ACKS_REF}:{ACKS_REF}")
+
+
+def _what_changed(sop_id: str, version: str, acks: list[Event], email: str) -> None:
+    """On stderr: the redline from the version EMAIL last acknowledged to VERSION."""
+    import semver
+
+    from sopgit.lifecycle import catchups
+
+    for catchup in catchups(sop_id, semver.Version.parse(version), acks):
+        if catchup.email == email.lower():
+            click.echo(
+                f"changed since v{catchup.acknowledged}, which you acknowledged: {catchup.command}",
+                err=True,
+            )
 
 
 @click.command()
@@ -211,7 +229,7 @@ def ack(
 @click.pass_context
 def training(ctx: click.Context, sop_ids: tuple[str, ...], fmt: str) -> None:
     """Who acknowledged which SOP version, and who must (re)acknowledge it."""
-    from sopgit.lifecycle import ACK_TRAILER, ACKS_REF, events, training_row
+    from sopgit.lifecycle import ACK_TRAILER, ACKS_REF, catchups, events, training_row
     from sopgit.snapshot import load_snapshot
 
     lib = library(ctx)
@@ -219,14 +237,19 @@ def training(ctx: click.Context, sop_ids: tuple[str, ...], fmt: str) -> None:
     acks = events(lib.repo.ref_log(ACKS_REF), ACK_TRAILER)
     wanted = [snapshot.sop(i) for i in sop_ids] if sop_ids else list(snapshot.sops.values())
     rows = []
+    behind = {}
     for sop in wanted:
         current = snapshot.version(sop.sop_id).current
         if current is None or sop.meta("status") == "retired":
             continue
         audience = lib.config.audience_for(sop.sop_id)
         rows.append(training_row(sop.sop_id, sop.meta("title"), current, acks, audience))
+        behind[sop.sop_id] = catchups(sop.sop_id, current, acks)
     if fmt == "json":
-        click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        data = [
+            {**r.as_dict(), "changes_since": [c.as_dict() for c in behind[r.sop_id]]} for r in rows
+        ]
+        click.echo(json.dumps(data, indent=2))
     elif fmt == "csv":  # one line per person and SOP, for HR systems
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -247,6 +270,12 @@ def training(ctx: click.Context, sop_ids: tuple[str, ...], fmt: str) -> None:
             for r in rows
         ]
         click.echo(text_table(body, ["ID", "VERSION", "ACKNOWLEDGED", "MUST ACKNOWLEDGE"]))
+        me = lib.repo.identity()
+        mine = [c for r in rows for c in behind[r.sop_id] if me and c.email == me.email.lower()]
+        if mine:
+            click.echo("\nChanged since the version you acknowledged:")
+            for c in mine:
+                click.echo(f"  v{c.acknowledged} -> v{c.current}: {c.command}")
 
 
 @click.command()

@@ -156,6 +156,42 @@ def training_row(
     return TrainingRow(sop_id, title, str(current), tuple(valid.values()), tuple(missing))
 
 
+@dataclass(frozen=True)
+class Catchup:
+    """What a person must read to catch up: the redline from what they last acknowledged."""
+
+    email: str
+    acknowledged: str  # the version they last acknowledged
+    current: str
+    command: str  # `sopgit diff ID OLD NEW`
+    page: str = ""  # the site's page of that redline, when the site has one
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "email": self.email,
+            "acknowledged_version": self.acknowledged,
+            "version": self.current,
+            "diff_command": self.command,
+            **({"diff_page": self.page} if self.page else {}),
+        }
+
+
+def catchups(sop_id: str, current: semver.Version, acks: Iterable[Event]) -> list[Catchup]:
+    """Each person whose latest acknowledgement of SOP_ID is of an older version, with
+    the redline command from that version to CURRENT (ACKS newest first)."""
+    latest: dict[str, Event] = {}
+    for ack in acks:
+        if ack.sop_id == sop_id and _version(ack.version) is not None:
+            latest.setdefault(ack.email.lower(), ack)
+    found = []
+    for email, ack in sorted(latest.items()):
+        version = _version(ack.version)
+        if version is not None and version < current:
+            command = f"sopgit diff {sop_id} {version} {current}"
+            found.append(Catchup(email, str(version), str(current), command))
+    return found
+
+
 def _version(text: str | None) -> semver.Version | None:
     try:
         return semver.Version.parse(text) if text else None

@@ -6,6 +6,7 @@ The PDF is checked for what a reader sees: its text as pypdf extracts it, page b
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -336,9 +337,7 @@ def test_diff_defaults_to_the_previous_and_current_version(example, run):
 
 
 def test_diff_formats(example, run):
-    data = __import__("json").loads(
-        sopgit(run, example, "diff", "ENG-001", "--format", "json").stdout
-    )
+    data = json.loads(sopgit(run, example, "diff", "ENG-001", "--format", "json").stdout)
     assert data["from"] == "ENG-001 v1.0.0"
     assert data["to"] == "ENG-001 v1.1.0"
     titles = [s["title"] for s in data["sections"]]
@@ -371,3 +370,35 @@ def test_pdf_pages_render(example, run, tmp_path):
     assert len(list(tmp_path.glob("p-*.png"))) == len(
         pypdf.PdfReader(io.BytesIO(out.read_bytes())).pages
     )
+
+
+# --- training ties to the redline ---------------------------------------------------------
+
+
+def test_training_and_ack_show_what_changed_since_the_acknowledged_version(example, run):
+    sopgit(run, example, "ack", "ENG-001", "--version", "1.0.0")
+    text = sopgit(run, example, "training", "ENG-001").stdout
+    assert text.endswith(
+        "\nChanged since the version you acknowledged:\n"
+        "  v1.0.0 -> v1.1.0: sopgit diff ENG-001 1.0.0 1.1.0\n"
+    )
+    rows = json.loads(sopgit(run, example, "training", "ENG-001", "--format", "json").stdout)
+    assert rows[0]["changes_since"] == [
+        {
+            "email": "ana@acme.example",
+            "acknowledged_version": "1.0.0",
+            "version": "1.1.0",
+            "diff_command": "sopgit diff ENG-001 1.0.0 1.1.0",
+        }
+    ]
+    # the command it names works
+    assert (
+        "If any smoke check fails"
+        in sopgit(run, example, "diff", "ENG-001", "1.0.0", "1.1.0").stdout
+    )
+    result = sopgit(run, example, "ack", "ENG-001")
+    assert result.stdout == "Ana Ruiz acknowledged ENG-001 v1.1.0\n"
+    assert result.stderr == (
+        "changed since v1.0.0, which you acknowledged: sopgit diff ENG-001 1.0.0 1.1.0\n"
+    )
+    assert "Changed since" not in sopgit(run, example, "training", "ENG-001").stdout
