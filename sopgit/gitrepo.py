@@ -307,28 +307,37 @@ class GitRepo:
 
     def staged_text(self, paths: Iterable[str]) -> dict[str, str]:
         """The staged content of PATHS, read in one git process."""
-        wanted = list(paths)
+        blobs = self.blobs(f":{path}" for path in paths)
+        return {spec[1:]: data.decode("utf-8", errors="replace") for spec, data in blobs.items()}
+
+    def blobs(self, specs: Iterable[str]) -> dict[str, bytes]:
+        """The bytes each of SPECS names (`REV:PATH`, `:PATH` for the index), read in ONE
+        git process whatever their number; a spec that names no file is left out."""
+        wanted = [s for s in dict.fromkeys(specs) if "\n" not in s and "\r" not in s]
         if not wanted:
             return {}
-        request = "".join(f":{path}\n" for path in wanted).encode()
+        request = "".join(f"{spec}\n" for spec in wanted).encode()
         with tempfile.TemporaryFile() as stdin:
             stdin.write(request)
             stdin.seek(0)
             try:
-                data = self._repo.git.execute(
+                data: bytes = self._repo.git.execute(
                     ["git", "cat-file", "--batch"], istream=stdin, stdout_as_string=False
                 )
             except GitCommandError as err:
                 raise RepoError(f"git cat-file failed: {_reason(err)}", self.root) from None
-        texts: dict[str, str] = {}
-        for path in wanted:
+        found: dict[str, bytes] = {}
+        for spec in wanted:
             header, _, data = data.partition(b"\n")
-            if header.endswith(b"missing"):
+            fields = header.split()
+            # `<sha> <type> <size>` then the bytes; `<spec> missing` (or ambiguous) alone
+            if len(fields) < 3 or not fields[-1].isdigit() or fields[-2] == b"missing":
                 continue
-            size = int(header.split()[2])
-            texts[path] = data[:size].decode("utf-8", errors="replace")
+            size = int(fields[-1])
+            if fields[-2] == b"blob":
+                found[spec] = data[:size]
             data = data[size + 1 :]
-        return texts
+        return found
 
     def is_dirty(self) -> bool:
         return bool(self.run("status", "--porcelain", "--untracked-files=no").strip())
