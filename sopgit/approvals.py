@@ -12,7 +12,12 @@ request review. The policy decides what each counts for:
 - each required role needs its own signer (four eyes: one person approving twice does
   not fill both peer and manager);
 - with `[approval] require_signed`, only GitHub reviews and approval commits with a good
-  signature by the approver count.
+  signature by the approver count;
+- a sign-off approves a content, not a pull request: a GitHub review the commit it was
+  given on (its `commit_id`), a trailer or an approval commit the tree it sits on. It
+  counts for an SOP only when the SOP's file is the same blob there as at the commit
+  being released; otherwise it "approved an earlier version" and fills no role (unless
+  `[approval] stale = "keep"`, GitHub's behaviour, which the tag then records).
 """
 
 from __future__ import annotations
@@ -32,7 +37,14 @@ REVIEWED = "reviewed"
 APPROVED_BY = "Approved-by"
 REVIEWED_BY = "Reviewed-by"
 SOP_ID_TRAILER = "Sop-Id"
-# `Name <email> (role) 2026-03-02T10:14:00Z`; every part but the signer is optional.
+STALE_PREFIX = "Stale-"  # `Stale-Approved-by:` in a tag: a sign-off of an earlier version
+STALE_POLICY_TRAILER = "Approval-Stale"
+UNATTRIBUTED_TRAILER = "Unattributed-Commit"
+VOID, KEEP = "void", "keep"
+EARLIER = "earlier version"  # the note a kept stale approval carries in its trailer
+SHORT = 10  # hex digits of a commit id shown to people and written in trailers
+# `Name <email> (role; commit abc1234567) 2026-03-02T10:14:00Z`; every part but the
+# signer is optional. Tags before approvals were bound say only `(role)`.
 SIGNOFF = re.compile(
     r"^(?P<who>.*?)\s*(?:\((?P<role>[^()]*)\))?\s*(?P<time>\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?\s*$"
 )
@@ -74,12 +86,20 @@ class Approval:
     pull_request: int | None = None
     commit: str | None = None  # the commit that carries it (trailer or approval commit)
     note: str = ""  # e.g. why an approval commit's signature does not count
+    # The commit whose content it approved: a review's commit_id, the carrying commit of
+    # a trailer or approval commit. None: unknown (GitHub lost the commit, an old tag).
+    approved: str | None = None
+    stale: str = ""  # why it approved other text than the one released, when it still counts
 
-    def trailer(self) -> str:
-        """The tag trailer: `Approved-by: Lee Chen <lee@acme.example> (manager) TIME`."""
+    def trailer(self, prefix: str = "") -> str:
+        """The tag trailer: `Approved-by: Lee Chen <lee@acme.example> (manager; commit
+        abc1234567) TIME`; PREFIX `Stale-` for a sign-off that approved an earlier text."""
         key = APPROVED_BY if self.meaning == APPROVED else REVIEWED_BY
-        role = f" ({self.role})" if self.role else ""
-        return f"{key}: {self.signer.label}{role} {self.time}"
+        parts = [self.role] if self.role else []
+        parts += [f"commit {self.approved[:SHORT]}"] if self.approved else []
+        parts += [EARLIER] if self.stale else []
+        notes = f" ({'; '.join(parts)})" if parts else ""
+        return f"{prefix}{key}: {self.signer.label}{notes} {self.time}"
 
     def column(self) -> str:
         """The Revision History's Approved-by cell entry: `Lee Chen (manager)`."""
@@ -89,7 +109,8 @@ class Approval:
         """Where the sign-off was found, for people."""
         pr = f" of pull request #{self.pull_request}" if self.pull_request else ""
         if self.source == "github":
-            return f"GitHub review{pr}"
+            on = f" on commit {self.approved[:SHORT]}" if self.approved else ""
+            return f"GitHub review{pr}{on}"
         commit = f" {self.commit[:10]}" if self.commit else ""
         if self.source == "signed-commit":
             return f"signed approval commit{commit}"
@@ -107,6 +128,8 @@ class Approval:
             "source": self.source,
             "pull_request": self.pull_request,
             "commit": self.commit,
+            "approved_commit": self.approved,
+            "earlier_version": bool(self.stale),
         }
 
 
@@ -166,10 +189,16 @@ class Outcome:
     missing: tuple[str, ...]  # required roles no approval fills
     ignored: tuple[tuple[Approval, str], ...] = ()  # sign-offs that count for nothing, and why
     pull_requests: tuple[int, ...] = ()
+    # Sign-offs of another text than the one released, and why; under `stale = "keep"`
+    # they count all the same (and are among APPROVALS too).
+    stale: tuple[tuple[Approval, str], ...] = ()
+    stale_policy: str = VOID
+    # Pending commits whose pull request could not be asked (GitHub request cap).
+    unattributed: tuple[str, ...] = ()
 
     @property
     def satisfied(self) -> bool:
-        return not self.missing
+        return not self.missing and not (self.required and self.unattributed)
 
     def filled(self) -> dict[str, list[Approval]]:
         """Role -> the approvals that hold it."""
@@ -179,14 +208,103 @@ class Outcome:
                 roles.setdefault(approval.role, []).append(approval)
         return roles
 
+    def refusal(self) -> str | None:
+        """Why a release of this SOP is refused (one clause), or None when it may go."""
+        if self.satisfied:
+            return None
+        clauses = []
+        if self.missing:
+            clauses.append(f"{self.sop_id} lacks approval as {', '.join(self.missing)}")
+        if self.required and self.unattributed:
+            count = len(self.unattributed)
+            clauses.append(
+                f"{self.sop_id} has {count} commit(s) not attributed to a pull request "
+                f"({', '.join(c[:SHORT] for c in self.unattributed[:3])}"
+                f"{', ...' if count > 3 else ''}; the GitHub request cap was reached)"
+            )
+        voided = [f"{a.signer.label} {why}" for a, why in self.stale if not a.stale]
+        stale = f" [not counted: {'; '.join(voided)}]" if voided else ""
+        return ", and ".join(clauses) + stale
+
+    def tag_trailers(self) -> list[str]:
+        """The approval trailers of the release tag: what counted, what was stale, how."""
+        lines = [f"Approval-Required: {', '.join(self.required)}"] if self.required else []
+        lines += [approval.trailer() for approval in self.approvals]
+        lines += [a.trailer(STALE_PREFIX) for a, _ in self.stale if not a.stale]
+        lines += [f"{STALE_POLICY_TRAILER}: {KEEP}"] if self.stale_policy == KEEP else []
+        lines += [f"{UNATTRIBUTED_TRAILER}: {sha}" for sha in self.unattributed]
+        return lines
+
+    def tag_summary(self) -> str:
+        """Who signed in what role, when and where, for people: the tag's Approvals part."""
+        text = "".join(
+            f"- {a.role or a.meaning}: {a.signer.label}, {a.meaning} {a.time}, {a.where()}"
+            f"{' (an earlier version; counted under stale = keep)' if a.stale else ''}\n"
+            for a in self.approvals
+        )
+        return text + "".join(
+            f"- not counted: {a.signer.label}, {a.meaning} {a.time}, {a.where()}: {why}\n"
+            for a, why in self.stale
+            if not a.stale
+        )
+
     def as_dict(self) -> dict[str, object]:
         return {
             "required": list(self.required),
             "missing": list(self.missing),
             "approvals": [a.as_dict() for a in self.approvals],
             "ignored": [{**a.as_dict(), "reason": why} for a, why in self.ignored],
+            "stale": [
+                {**a.as_dict(), "reason": why, "counted": bool(a.stale)} for a, why in self.stale
+            ],
+            "stale_policy": self.stale_policy,
+            "unattributed": list(self.unattributed),
             "pull_requests": list(self.pull_requests),
         }
+
+
+@dataclass(frozen=True)
+class Contents:
+    """An SOP's file by content (blob ids): at the commit being released, and at each
+    commit a sign-off approved (None there: the file did not exist). Commits this
+    repository does not have (and GitHub could not describe) are ABSENT."""
+
+    released: str | None
+    at: Mapping[str, str | None] = field(default_factory=dict)
+    absent: frozenset[str] = frozenset()
+
+
+def bind(
+    signoffs: Iterable[Approval], contents: Contents, policy: str = VOID
+) -> tuple[list[Approval], list[tuple[Approval, str]]]:
+    """Split SIGNOFFS into those that approved the text being released and the stale ones
+    (with why). Under POLICY `keep`, stale ones are also returned to count, marked."""
+    current: list[Approval] = []
+    stale: list[tuple[Approval, str]] = []
+    for signoff in signoffs:
+        why = _staleness(signoff.approved, contents)
+        if not why:
+            current.append(signoff)
+            continue
+        if policy == KEEP:
+            signoff = replace(signoff, stale=why)
+            current.append(signoff)
+        stale.append((signoff, why))
+    return current, stale
+
+
+def _staleness(commit: str | None, contents: Contents) -> str:
+    """Why a sign-off of COMMIT does not approve the released text ("" when it does)."""
+    if commit is None:
+        return "approved a commit GitHub no longer knows"
+    if commit in contents.absent:
+        return (
+            f"approved commit {commit[:SHORT]}, which this repository does not have "
+            "(fetch it, or give sopgit a GitHub token)"
+        )
+    if contents.released is not None and contents.at.get(commit) == contents.released:
+        return ""
+    return f"approved an earlier version (commit {commit[:SHORT]})"
 
 
 # --- the policy -------------------------------------------------------------------
@@ -247,9 +365,22 @@ def evaluate(
     authors: Authors,
     teams: Mapping[str, frozenset[str]] = {},
     pull_requests: Iterable[int] = (),
+    *,
+    stale: Iterable[tuple[Approval, str]] = (),
+    stale_policy: str = VOID,
+    unattributed: Iterable[str] = (),
 ) -> Outcome:
-    """Judge SIGNOFFS under POLICY: which roles they fill, which are missing, and why not."""
+    """Judge SIGNOFFS under POLICY: which roles they fill, which are missing, and why not.
+
+    STALE are the sign-offs `bind` found of another text (reported apart; under
+    `keep` they are among SIGNOFFS too, marked)."""
     ignored: list[tuple[Approval, str]] = []
+    reported: list[tuple[Approval, str]] = []
+    for signoff, why in stale:
+        if not authors.include(signoff.signer):
+            reported.append((signoff, why))
+        elif not signoff.stale:  # voided, so not among SIGNOFFS: an author's all the same
+            ignored.append((signoff, "an author of the change cannot sign for it"))
     reviews: dict[str, Approval] = {}
     # signer key -> role -> earliest approval; the roles each signer may fill
     offers: dict[str, dict[str, Approval]] = {}
@@ -292,6 +423,9 @@ def evaluate(
         missing=tuple(role for role in policy.required if role not in filled),
         ignored=tuple(ignored),
         pull_requests=tuple(sorted(set(pull_requests))),
+        stale=tuple(sorted(reported, key=lambda pair: (pair[0].time, pair[0].signer.key))),
+        stale_policy=stale_policy,
+        unattributed=tuple(unattributed),
     )
 
 
@@ -370,7 +504,7 @@ def parse_signoff(
     match = SIGNOFF.match(" ".join(value.split()))
     if not match or not match.group("who"):
         return None
-    role = (match.group("role") or "").strip() or None
+    role, approved, earlier = _notes(match.group("role") or "")
     when = iso_utc(match.group("time")) if match.group("time") else None
     return Approval(
         signer=parse_signer(match.group("who")),
@@ -380,7 +514,24 @@ def parse_signoff(
         source=source,
         pull_request=pull_request,
         commit=commit,
+        approved=approved,
+        stale=f"approved an earlier version (commit {approved})" if earlier and approved else "",
     )
+
+
+def _notes(text: str) -> tuple[str | None, str | None, bool]:
+    """`manager; commit abc1234567; earlier version` -> (role, commit, earlier)."""
+    role = commit = None
+    earlier = False
+    for part in (p.strip() for p in text.split(";")):
+        found = re.fullmatch(r"commit ([0-9a-fA-F]{4,40})", part)
+        if found:
+            commit = found.group(1).lower()
+        elif part == EARLIER:
+            earlier = True
+        elif part and role is None:
+            role = part
+    return role, commit, earlier
 
 
 def iso_utc(text: str) -> str | None:
@@ -424,8 +575,8 @@ def _signoffs_in(commit: Commit, source: str, number: int | None) -> list[Approv
             signoff = parse_signoff(
                 key, value, default_time=commit.commit_time, source=source, commit=commit.sha
             )
-            if signoff is not None:
-                found.append(replace(signoff, pull_request=number))
+            if signoff is not None:  # bound to the tree it sits on, whatever it says
+                found.append(replace(signoff, pull_request=number, approved=commit.sha, stale=""))
     return found
 
 
@@ -443,11 +594,9 @@ def approval_commits(history: History) -> dict[str, list[Commit]]:
 def pending_approval_commits(
     version: SopVersion, history: History, candidates: Iterable[Commit]
 ) -> list[Commit]:
-    """The approval commits that approve VERSION's pending changes.
-
-    Pending like the changes (reachable from HEAD, not from the latest tag), and made
-    after every pending change: an approval does not cover a change made after it.
-    """
+    """The approval commits made for VERSION's pending changes: pending like them
+    (reachable from HEAD, not from the latest tag). Each approves the tree it sits on:
+    one made before a later change of the SOP is stale (see `bind`)."""
     latest = version.releases[0][1].target if version.releases else None
     found = []
     for commit in candidates:
@@ -455,8 +604,7 @@ def pending_approval_commits(
             continue
         if latest and history.ancestry.is_ancestor(commit.sha, latest):
             continue
-        if all(history.ancestry.is_ancestor(c.commit.sha, commit.sha) for c in version.pending):
-            found.append(commit)
+        found.append(commit)
     return found
 
 
@@ -509,10 +657,17 @@ def review_signoffs(reviews: Iterable[Review]) -> list[Approval]:
             time=iso_utc(review.submitted_at or "") or "",
             source="github",
             pull_request=review.pull_request,
+            approved=_object_id(review.commit_id),
         )
         for review in standing.values()
         if review is not None
     ]
+
+
+def _object_id(text: str | None) -> str | None:
+    """A full commit id (sha1 or sha256), else None: never a ref or an option."""
+    value = (text or "").strip().lower()
+    return value if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", value) else None
 
 
 @dataclass(frozen=True)
@@ -523,30 +678,70 @@ class Facts:
     author_logins: frozenset[str] = frozenset()
     teams: Mapping[str, frozenset[str]] = field(default_factory=dict)
     pull_requests: tuple[int, ...] = ()
+    unattributed: tuple[str, ...] = ()  # pending commits GitHub was not asked about (cap)
+
+
+def signoffs_of(
+    version: SopVersion,
+    history: History,
+    approval_commits: Iterable[Commit] = (),
+    signatures: Mapping[str, Signature] = {},
+    facts: Facts = Facts(),
+) -> list[Approval]:
+    """Every sign-off of VERSION's pending changes, from every source, not yet judged."""
+    signoffs = trailer_signoffs(version, history)
+    signoffs += approval_commit_signoffs(approval_commits, signatures)
+    signoffs += review_signoffs(facts.reviews)
+    return signoffs
 
 
 def sop_outcome(
     config: Config,
     version: SopVersion,
-    history: History,
     tags: Iterable[str],
-    approval_commits: Iterable[Commit] = (),
-    signatures: Mapping[str, Signature] = {},
+    signoffs: Iterable[Approval],
+    contents: Contents,
     facts: Facts = Facts(),
 ) -> Outcome:
-    """The approvals of VERSION's pending changes and the roles still missing."""
-    signoffs = trailer_signoffs(version, history)
-    signoffs += approval_commit_signoffs(approval_commits, signatures)
-    signoffs += review_signoffs(facts.reviews)
-    numbers = [*version.pull_requests, *facts.pull_requests]
+    """The approvals of VERSION's pending changes that approved the text CONTENTS says is
+    released, the stale ones, and the roles still missing."""
+    current, stale = bind(signoffs, contents, config.approval_stale)
     return evaluate(
         version.sop_id,
         policy_for(config, version.sop_id, tags),
-        signoffs,
+        current,
         authors_of(version.pending, facts.author_logins),
         facts.teams,
-        numbers,
+        [*version.pull_requests, *facts.pull_requests],
+        stale=stale,
+        stale_policy=config.approval_stale,
+        unattributed=facts.unattributed,
     )
+
+
+def approved_commits(signoffs: Iterable[Approval]) -> set[str]:
+    """The commits SIGNOFFS approved, whose content binding must read."""
+    return {s.approved for s in signoffs if s.approved}
+
+
+def file_names(commits: Iterable[Commit], paths: Iterable[str]) -> dict[str, list[str]]:
+    """Every name each of PATHS had, following renames back: the current one first."""
+    renamed_from: dict[str, list[str]] = {}
+    for commit in commits:
+        for change in commit.changes:
+            if change.status == "R" and change.old_path is not None:
+                renamed_from.setdefault(change.path, []).append(change.old_path)
+    found = {}
+    for path in paths:
+        names: list[str] = []
+        stack = [path]
+        while stack:
+            name = stack.pop(0)
+            if name not in names:
+                names.append(name)
+                stack.extend(renamed_from.get(name, ()))
+        found[path] = names
+    return found
 
 
 def team_entries(config: Config) -> list[str]:

@@ -11,7 +11,14 @@ from typing import Any
 
 import semver
 
-from sopgit.approvals import parse_signoff
+from sopgit.approvals import (
+    APPROVED_BY,
+    REVIEWED_BY,
+    STALE_POLICY_TRAILER,
+    STALE_PREFIX,
+    VOID,
+    parse_signoff,
+)
 from sopgit.commits import parse_message
 from sopgit.history import history_rows, row_from_tag
 from sopgit.lifecycle import Event
@@ -32,7 +39,9 @@ class AuditVersion:
     released_at: str  # the tag's time, ISO 8601 UTC
     release_commit: str
     pull_requests: tuple[int, ...]
-    approvals: tuple[dict[str, Any], ...]
+    approvals: tuple[dict[str, Any], ...]  # each names the commit it approved
+    stale_approvals: tuple[dict[str, Any], ...]  # of an earlier text, with the reason
+    stale_policy: str  # "void", or "keep" when stale approvals counted
     approvals_required: str
     unapproved_reason: str | None
     missing_approvals: tuple[str, ...]
@@ -50,12 +59,25 @@ def audit_version(version: semver.Version, tag: Tag, signature: str) -> AuditVer
         values = message.trailer_values(key)
         return values[0] if values else None
 
-    approvals = []
-    for key in ("Approved-by", "Reviewed-by"):
+    approvals, stale = [], []
+    for key in (APPROVED_BY, REVIEWED_BY, STALE_PREFIX + APPROVED_BY, STALE_PREFIX + REVIEWED_BY):
         for value in message.trailer_values(key):
-            signoff = parse_signoff(key, value, default_time=tag.time, source="tag")
-            if signoff is not None:
-                approvals.append(signoff.as_dict() | {"source": "tag trailer"})
+            signoff = parse_signoff(
+                key.removeprefix(STALE_PREFIX), value, default_time=tag.time, source="tag"
+            )
+            if signoff is None:
+                continue
+            found = signoff.as_dict() | {"source": "tag trailer"}
+            commit = f" (commit {signoff.approved})" if signoff.approved else ""
+            if key.startswith(STALE_PREFIX):
+                stale.append(
+                    found | {"reason": f"approved an earlier version{commit}; not counted"}
+                )
+                continue
+            approvals.append(found)
+            if signoff.stale:
+                why = f"approved an earlier version{commit}; counted under stale = keep"
+                stale.append(found | {"reason": why})
     return AuditVersion(
         version=str(version),
         tag=tag.name,
@@ -69,6 +91,8 @@ def audit_version(version: semver.Version, tag: Tag, signature: str) -> AuditVer
         release_commit=tag.target,
         pull_requests=row.pull_requests,
         approvals=tuple(approvals),
+        stale_approvals=tuple(stale),
+        stale_policy=first(STALE_POLICY_TRAILER) or VOID,
         approvals_required=first("Approval-Required") or "none",
         unapproved_reason=first("Allow-Unapproved"),
         missing_approvals=tuple(message.trailer_values("Missing-Approval")),

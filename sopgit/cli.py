@@ -416,12 +416,15 @@ def release(
     force = bump_option(major, minor, patch)
     if allow_unapproved != bool(reason and reason.strip()):
         raise click.UsageError("--allow-unapproved and --reason TEXT go together")
-    from sopgit.rounds import github_client, outcomes
+    from sopgit.rounds import github_client, outcomes, unattributed_warning
 
     with release_lock(lib.repo.git_dir()):
         snapshot = load_snapshot(lib)
         wanted = [snapshot.sop(i).sop_id for i in sop_ids] or list(snapshot.sops)
-        approvals = outcomes(snapshot, wanted, github_client(lib, github_token))
+        client = github_client(lib, github_token)
+        approvals = outcomes(snapshot, wanted, client)
+        if warning := unattributed_warning(approvals, client):
+            click.echo(f"sopgit: {warning}", err=True)
         plan = plan_release(
             snapshot,
             list(sop_ids),

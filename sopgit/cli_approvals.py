@@ -84,7 +84,13 @@ def review_round(
 
     from sopgit.errors import UsageError
     from sopgit.github import append_step_summary
-    from sopgit.rounds import MARKER, github_client, report_markdown, report_text
+    from sopgit.rounds import (
+        MARKER,
+        github_client,
+        report_markdown,
+        report_text,
+        unattributed_warning,
+    )
     from sopgit.rounds import review_round as build
     from sopgit.snapshot import load_snapshot
 
@@ -95,6 +101,9 @@ def review_round(
             "--comment needs a token (GITHUB_TOKEN or --github-token) and a repository"
         )
     report = build(load_snapshot(lib), base, pull_request, client)
+    warning = unattributed_warning({i.sop_id: i.outcome for i in report.items}, client)
+    if warning:
+        click.echo(f"sopgit: {warning}", err=True)
     markdown = report_markdown(report)
     if comment:
         if report.pull_request is None:

@@ -69,6 +69,9 @@ class Config:
     approval_departments: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     approval_tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     approval_require_signed: bool = False
+    # A sign-off of an earlier text of the SOP: "void" (counts for nothing) or "keep".
+    approval_stale: str = "void"
+    github_max_requests: int = 200  # GitHub API requests one command may make at most
     commit_msg: str = "warn"
     # who must acknowledge: "*" (every SOP), a department code or an SOP id -> emails
     training_audience: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -160,7 +163,9 @@ SCHEMA: dict[str, dict[str, tuple[Validator, str]]] = {
     "approval": {
         "required": (_string_list, "approval_required"),
         "require_signed": (_bool, "approval_require_signed"),
+        "stale": (_one_of(("void", "keep")), "approval_stale"),
     },
+    "github": {"max_requests": (_positive_int, "github_max_requests")},
     "hooks": {"commit_msg": (_one_of(COMMIT_MSG_MODES), "commit_msg")},
 }
 # Tables inside a section whose keys are user-chosen names, validated on their own.

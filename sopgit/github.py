@@ -39,6 +39,10 @@ class GitHubError(SopgitError):
     """GitHub refused or failed a request (exit 2)."""
 
 
+class RequestCapReached(GitHubError):
+    """The command made as many requests as `[github] max_requests` allows."""
+
+
 @dataclass(frozen=True)
 class Repository:
     owner: str
@@ -59,7 +63,10 @@ def parse_remote(url: str) -> tuple[str, Repository] | None:
 
 
 def from_environment(
-    env: Mapping[str, str], token: str | None = None, remote_url: str | None = None
+    env: Mapping[str, str],
+    token: str | None = None,
+    remote_url: str | None = None,
+    max_requests: int | None = None,
 ) -> GitHubClient | None:
     """A client when a token is given (TOKEN or GITHUB_TOKEN), else None.
 
@@ -89,7 +96,7 @@ def from_environment(
                 "or use a remote on GitHub"
             )
         return None
-    return GitHubClient(token, repository, api or DEFAULT_API)
+    return GitHubClient(token, repository, api or DEFAULT_API, max_requests=max_requests)
 
 
 class GitHubClient:
@@ -101,6 +108,7 @@ class GitHubClient:
         *,
         max_wait: float = MAX_WAIT,
         sleep: Callable[[float], None] = time.sleep,
+        max_requests: int | None = None,
     ) -> None:
         self.token = token
         self.repository = repository
@@ -108,6 +116,7 @@ class GitHubClient:
         self.max_wait = max_wait
         self.sleep = sleep
         self.requests = 0  # how many were made, for tests and progress
+        self.max_requests = max_requests  # past it, request() raises RequestCapReached
 
     # --- the endpoints ------------------------------------------------------------
 
@@ -132,6 +141,20 @@ class GitHubClient:
             for item in self.paginate(f"{self._repo}/pulls/{number}/reviews")
             if (item.get("user") or {}).get("login")
         ]
+
+    def tree_blobs(self, commit: str) -> dict[str, str] | None:
+        """Path -> blob id of every file at COMMIT (None when GitHub does not know it).
+
+        For a reviewed commit this clone lacks: a squash-merged pull request's head."""
+        path = f"{self._repo}/git/trees/{_quote(commit)}?recursive=1"
+        status, _, data = self.request("GET", path, tolerate=(404, 409, 422))
+        if status != 200 or not isinstance(data, dict) or data.get("truncated"):
+            return None
+        return {
+            str(item["path"]): str(item["sha"])
+            for item in data.get("tree") or []
+            if isinstance(item, dict) and item.get("type") == "blob" and item.get("path")
+        }
 
     def pull_commit_logins(self, number: int) -> set[str]:
         """GitHub logins of the authors of a pull request's commits (API limit: 250)."""
@@ -191,6 +214,10 @@ class GitHubClient:
             raise GitHubError(f"GitHub pointed at {_origin(url)}, not {_origin(self.api_url)}")
         data = json.dumps(body).encode() if body is not None else None
         for attempt in range(RETRIES + 1):
+            if self.max_requests is not None and self.requests >= self.max_requests:
+                raise RequestCapReached(
+                    f"stopped asking GitHub after {self.requests} requests ([github] max_requests)"
+                )
             req = urllib.request.Request(url, data=data, method=method, headers=self._headers())
             # Not copied onto a redirect: the token only ever goes to the API's host.
             req.add_unredirected_header("Authorization", f"Bearer {self.token}")

@@ -390,8 +390,11 @@ def _name(trailer: str) -> str:
 
 
 def _approver(trailer: str) -> str:
-    """`Lee Chen <lee@acme.example> (manager) 2026-03-02T10:14:00Z` -> `Lee Chen (manager)`."""
-    return _name(re.sub(r"\s+\d{4}-\d{2}-\d{2}T\S*$", "", trailer))
+    """`Lee Chen <lee@acme.example> (manager; commit abc1234567) 2026-03-02T10:14:00Z`
+    -> `Lee Chen (manager)`: the approved commit stays in the tag."""
+    text = re.sub(r"\s+\d{4}-\d{2}-\d{2}T\S*$", "", trailer)
+    text = re.sub(r"\s*\((?:commit [0-9a-f]+)(?:;[^()]*)?\)|;[^()]*(?=\))", "", text)
+    return _name(text)
 
 
 def _utc_date(timestamp: int) -> str:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sopgit.approvals import APPROVED, Outcome, sop_outcome
+from sopgit.approvals import APPROVED, Outcome
 from sopgit.commits import RELEASE_TRAILER
 from sopgit.docformat import update_sop
 from sopgit.errors import PolicyError, RepoError, UsageError
@@ -89,9 +89,11 @@ def plan_release(
         raise UsageError("no SOP has changes since its last release; nothing to cut")
     config = snapshot.lib.config
     verdicts = dict(approvals or {})
-    for sop in chosen:
-        if sop.sop_id not in verdicts:
-            verdicts[sop.sop_id] = _history_outcome(snapshot, sop)
+    unjudged = [sop.sop_id for sop in chosen if sop.sop_id not in verdicts]
+    if unjudged:
+        from sopgit.rounds import outcomes  # git's history alone: trailers, approval commits
+
+        verdicts.update(outcomes(snapshot, unjudged))
     _enforce([verdicts[s.sop_id] for s in chosen], allow_unapproved)
     updates, tags = [], []
     for sop in chosen:
@@ -137,22 +139,12 @@ def _row_values(row: HistoryRow) -> dict[str, str]:
     }
 
 
-def _history_outcome(snapshot: Snapshot, sop: Sop) -> Outcome:
-    tags = sop.raw("tags")
-    return sop_outcome(
-        snapshot.lib.config,
-        snapshot.version(sop.sop_id),
-        snapshot.history,
-        [str(t) for t in tags] if isinstance(tags, list) else [],
-    )
-
-
 def _enforce(verdicts: list[Outcome], allow_unapproved: str | None) -> None:
     """Refuse, naming each SOP and role, when an approval the policy requires is missing."""
-    short = [v for v in verdicts if v.missing]
+    short = [why for v in verdicts if (why := v.refusal())]
     if not short or allow_unapproved:
         return
-    what = "; ".join(f"{v.sop_id} lacks approval as {', '.join(v.missing)}" for v in short)
+    what = "; ".join(short)
     raise PolicyError(
         f"release refused: {what}. Approve in the pull request or with "
         "'sopgit approve ID --role ROLE', or pass --allow-unapproved --reason TEXT"
@@ -214,8 +206,7 @@ def _tag_plan(
         f"Release-Date: {row.date}",
         *(f"Author: {name} <{email}>" for name, email in authors.items()),
         *(f"Pull-Request: #{number}" for number in row.pull_requests),
-        *([f"Approval-Required: {', '.join(verdict.required)}"] if verdict.required else []),
-        *(approval.trailer() for approval in verdict.approvals),
+        *verdict.tag_trailers(),
     ]
     retirement = retirement_of(version)
     if retirement is not None:
@@ -225,10 +216,7 @@ def _tag_plan(
         trailers.append(f"Allow-Unapproved: {' '.join(allow_unapproved.split())}")
         trailers += [f"Missing-Approval: {role}" for role in verdict.missing]
     # Who signed in what role, when and where: readable, beside the machine trailers.
-    approvals = "".join(
-        f"- {a.role or a.meaning}: {a.signer.label}, {a.meaning} {a.time}, {a.where()}\n"
-        for a in verdict.approvals
-    )
+    approvals = verdict.tag_summary()
     title = sop.meta("title", sop.sop_id)
     message = (
         f"{sop.sop_id} v{row.version}\n\n"

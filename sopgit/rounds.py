@@ -17,22 +17,27 @@ from sopgit.approvals import (
     REVIEWED_BY,
     SOP_ID_TRAILER,
     Approval,
+    Contents,
     Facts,
     Outcome,
     Review,
     Signature,
     Signer,
     approval_commits,
+    approved_commits,
     authors_of,
+    file_names,
     holds,
     pending_approval_commits,
     review_signoffs,
+    signoffs_of,
     sop_outcome,
     team_entries,
     utc_from_epoch,
 )
 from sopgit.errors import UsageError
-from sopgit.github import GitHubClient, event_pull_request, from_environment
+from sopgit.github import GitHubClient, RequestCapReached, event_pull_request, from_environment
+from sopgit.gitrepo import GitRepo
 from sopgit.history import History, SopVersion
 from sopgit.snapshot import Snapshot
 from sopgit.workspace import Library
@@ -47,7 +52,7 @@ def github_client(lib: Library, token: str | None = None) -> GitHubClient | None
     remote = None
     if not os.environ.get("GITHUB_REPOSITORY"):
         remote = lib.repo.remote_url(lib.config.remote)
-    return from_environment(os.environ, token, remote)
+    return from_environment(os.environ, token, remote, lib.config.github_max_requests)
 
 
 def sop_tags(snapshot: Snapshot, sop_id: str) -> list[str]:
@@ -64,7 +69,11 @@ def outcomes(
     round_pr: int | None = None,
     round_commits: frozenset[str] = frozenset(),
 ) -> dict[str, Outcome]:
-    """The policy's verdict on each of SOP_IDS with pending changes."""
+    """The policy's verdict on each of SOP_IDS with pending changes.
+
+    Each sign-off is bound to the content it approved: the SOP's file at the approved
+    commit is compared, by blob id, with the file at HEAD (the commit being released).
+    """
     history, config = snapshot.history, snapshot.lib.config
     versions = {i: v for i in sop_ids if (v := snapshot.version(i)).pending}
     candidates = approval_commits(history)
@@ -77,27 +86,122 @@ def outcomes(
         for sha, (status, signer) in snapshot.lib.repo.signatures(shas).items()
     }
     facts: dict[str, Facts] = {}
+    github = None
     if client is not None:
-        facts = GitHubFacts(client, history, team_entries(config)).gather(
-            versions, round_pr, round_commits
+        github = GitHubFacts(client, history, team_entries(config))
+        facts = github.gather(versions, round_pr, round_commits)
+    signoffs = {
+        sop_id: signoffs_of(
+            version, history, approvals[sop_id], signatures, facts.get(sop_id, Facts())
         )
+        for sop_id, version in versions.items()
+    }
+    contents = read_contents(
+        snapshot, {i: approved_commits(found) for i, found in signoffs.items()}, github
+    )
     return {
         sop_id: sop_outcome(
             config,
             version,
-            history,
             sop_tags(snapshot, sop_id),
-            approvals[sop_id],
-            signatures,
+            signoffs[sop_id],
+            contents[sop_id],
             facts.get(sop_id, Facts()),
         )
         for sop_id, version in versions.items()
     }
 
 
+def read_contents(
+    snapshot: Snapshot, wanted: Mapping[str, Iterable[str]], github: GitHubFacts | None = None
+) -> dict[str, Contents]:
+    """Each SOP's file by blob id at HEAD and at the commits in WANTED[sop_id].
+
+    One `git cat-file --batch-check` for all SOPs and commits: each commit is asked for
+    every name the file had (renames followed back), the current name first. A commit
+    this clone lacks (a squash-merged pull request's head) is described by GitHub, when
+    a client is at hand, with one request per commit.
+    """
+    head = snapshot.head
+    paths = {sop_id: snapshot.sops[sop_id].path for sop_id in wanted}
+    names = file_names(snapshot.history.commits, paths.values())
+    commits = sorted({c for found in wanted.values() for c in found})
+    lines = [*commits, *(f"{head}:{path}" for path in paths.values())]
+    for sop_id, found in wanted.items():
+        lines += [f"{c}:{n}" for c in sorted(found) for n in names[paths[sop_id]]]
+    blobs = object_ids(snapshot.lib.repo, lines) if head else {}
+    absent = {c for c in commits if blobs.get(c) is None}
+    described: dict[str, dict[str, str]] = {}
+    if github is not None:
+        described = github.trees(sorted(absent))
+    result = {}
+    for sop_id, found in wanted.items():
+        sop_names = names[paths[sop_id]]
+        result[sop_id] = Contents(
+            released=blobs.get(f"{head}:{paths[sop_id]}"),
+            at={c: _blob_at(c, sop_names, blobs, described) for c in found},
+            absent=frozenset(c for c in found if c in absent and c not in described),
+        )
+    return result
+
+
+def _blob_at(
+    commit: str,
+    names: list[str],
+    blobs: Mapping[str, str],
+    described: Mapping[str, Mapping[str, str]],
+) -> str | None:
+    """The SOP's blob at COMMIT: under the first of its NAMES that is there."""
+    if commit in described:
+        tree = described[commit]
+        return next((tree[n] for n in names if n in tree), None)
+    return next((b for n in names if (b := blobs.get(f"{commit}:{n}"))), None)
+
+
+def object_ids(repo: GitRepo, names: list[str]) -> dict[str, str]:
+    """`<rev>` or `<rev>:<path>` -> object id, for those that exist: one git process.
+
+    A name holding a line break cannot be asked (git reads one name a line): unknown.
+    """
+    asked = [name for name in names if "\n" not in name and "\r" not in name]
+    if not asked:
+        return {}
+    out = repo.run(
+        "cat-file", "--batch-check=%(objectname)", input="".join(f"{n}\n" for n in asked)
+    )
+    found = {}
+    for name in asked:  # git answers each line, in order
+        missing = f"{name} missing\n"
+        if out.startswith(missing):
+            out = out[len(missing) :]
+            continue
+        line, _, out = out.partition("\n")
+        found[name] = line.strip()
+    return found
+
+
+def unattributed_warning(verdicts: Mapping[str, Outcome], client: GitHubClient | None) -> str:
+    """The warning line when GitHub's request cap left commits unattributed ("" if not)."""
+    commits = sorted({c for v in verdicts.values() for c in v.unattributed})
+    if not commits:
+        return ""
+    cap = client.max_requests if client is not None else None
+    shown = ", ".join(c[:10] for c in commits[:10]) + (", ..." if len(commits) > 10 else "")
+    return (
+        f"warning: stopped asking GitHub at {cap} requests ([github] max_requests); "
+        f"{len(commits)} commit(s) not attributed to a pull request: {shown}"
+    )
+
+
 @dataclass
 class GitHubFacts:
-    """Pull requests, reviews, commit authors and team memberships, each asked once."""
+    """Pull requests, reviews, commit authors and team memberships, each asked once.
+
+    Pull requests come from merge and squash subjects first; GitHub is asked about a
+    commit only when no subject names its pull request, and about each pull request
+    once. Past the client's request cap nothing more is asked: the commits left without
+    a pull request (or whose pull request could not be read) are unattributed.
+    """
 
     client: GitHubClient
     history: History
@@ -106,6 +210,7 @@ class GitHubFacts:
     _reviews: dict[int, list[Review]] = field(default_factory=dict)
     _logins: dict[int, set[str]] = field(default_factory=dict)
     _members: dict[tuple[str, str], bool] = field(default_factory=dict)
+    capped: bool = False
 
     def gather(
         self,
@@ -113,53 +218,96 @@ class GitHubFacts:
         round_pr: int | None,
         round_commits: frozenset[str],
     ) -> dict[str, Facts]:
-        found = {}
+        named: dict[str, dict[str, int]] = {}  # sop -> commit -> pull request from a subject
+        asked: dict[str, dict[str, str]] = {}  # sop -> commit -> the commit to ask about
         for sop_id, version in versions.items():
-            numbers: set[int] = set()
-            logins: set[str] = set()
             for change in version.pending:
-                if change.commit.sha in round_commits and round_pr is not None:
-                    numbers.add(round_pr)
+                sha = change.commit.sha
+                if sha in round_commits and round_pr is not None:
+                    named.setdefault(sop_id, {})[sha] = round_pr
                 elif change.pull_request is not None:
-                    numbers.add(change.pull_request)
-                elif change.commit.sha not in round_commits:
+                    named.setdefault(sop_id, {})[sha] = change.pull_request
+                elif sha not in round_commits:
                     # A rebase merge names no pull request: ask GitHub, about the commit
                     # that reached the release branch (the merge, if one brought it).
-                    anchor = self.history.ancestry.merge_that_brought(change.commit.sha)
-                    for number, opener in self.pulls_of(anchor or change.commit.sha):
-                        numbers.add(number)
-                        logins.add(opener)
+                    anchor = self.history.ancestry.merge_that_brought(sha)
+                    asked.setdefault(sop_id, {})[sha] = anchor or sha
+        for number in sorted({n for found in named.values() for n in found.values()}):
+            self._read_pull(number)
+        for anchor in dict.fromkeys(a for found in asked.values() for a in found.values()):
+            for number, _ in self.pulls_of(anchor) or []:
+                self._read_pull(number)
+        found = {}
+        for sop_id in versions:
+            numbers: set[int] = set()
+            logins: set[str] = set()
+            unattributed: list[str] = []
+            for sha, number in named.get(sop_id, {}).items():
+                if self._read_pull(number):
+                    numbers.add(number)
+                else:
+                    unattributed.append(sha)
+            for sha, anchor in asked.get(sop_id, {}).items():
+                pulls = self._pulls.get(anchor)
+                if pulls is None or not all(self._read_pull(n) for n, _ in pulls):
+                    unattributed.append(sha)
+                    continue
+                for number, opener in pulls:
+                    numbers.add(number)
+                    logins.add(opener)
             reviews: list[Review] = []
             for number in sorted(numbers):
-                reviews += self._reviews_of(number)
-                logins |= self._logins_of(number)
+                reviews += self._reviews[number]
+                logins |= self._logins[number]
             found[sop_id] = Facts(
                 reviews=tuple(reviews),
                 author_logins=frozenset(logins),
                 teams=self._teams_for(reviews, logins),
                 pull_requests=tuple(sorted(numbers)),
+                unattributed=tuple(unattributed),
             )
         return found
 
-    def pulls_of(self, sha: str) -> list[tuple[int, str]]:
+    def pulls_of(self, sha: str) -> list[tuple[int, str]] | None:
+        """The merged (or open) pull requests of SHA; None past the request cap."""
         if sha not in self._pulls:
+            try:
+                pulls = self.client.pulls_for_commit(sha)
+            except RequestCapReached:
+                self.capped = True
+                return None
             self._pulls[sha] = [
                 (int(p["number"]), str((p.get("user") or {}).get("login") or ""))
-                for p in self.client.pulls_for_commit(sha)
+                for p in pulls
                 if isinstance(p.get("number"), int)
                 and (p.get("merged_at") or p.get("state") == "open")
             ]
         return self._pulls[sha]
 
-    def _reviews_of(self, number: int) -> list[Review]:
-        if number not in self._reviews:
-            self._reviews[number] = self.client.reviews(number)
-        return self._reviews[number]
+    def _read_pull(self, number: int) -> bool:
+        """Read pull request NUMBER's reviews and commit authors, once; False past the cap."""
+        try:
+            if number not in self._reviews:
+                self._reviews[number] = self.client.reviews(number)
+            if number not in self._logins:
+                self._logins[number] = self.client.pull_commit_logins(number)
+        except RequestCapReached:
+            self.capped = True
+            return False
+        return True
 
-    def _logins_of(self, number: int) -> set[str]:
-        if number not in self._logins:
-            self._logins[number] = self.client.pull_commit_logins(number)
-        return self._logins[number]
+    def trees(self, commits: Iterable[str]) -> dict[str, dict[str, str]]:
+        """Path -> blob of the reviewed COMMITS this clone lacks, as GitHub describes them."""
+        found = {}
+        for commit in commits:
+            try:
+                tree = self.client.tree_blobs(commit)
+            except RequestCapReached:
+                self.capped = True
+                break
+            if tree is not None:
+                found[commit] = tree
+        return found
 
     def _teams_for(self, reviews: list[Review], authors: set[str]) -> dict[str, frozenset[str]]:
         """Team -> the approving reviewers known to be active members of it."""
@@ -174,7 +322,11 @@ class GitHubFacts:
             for login in sorted(approvers):
                 key = (team, login.lower())
                 if key not in self._members:
-                    self._members[key] = self.client.is_team_member(team, login)
+                    try:
+                        self._members[key] = self.client.is_team_member(team, login)
+                    except RequestCapReached:  # not known to be a member: fills no role
+                        self.capped = True
+                        continue
                 if self._members[key]:
                     members.add(login.lower())
             teams[team] = frozenset(members)
@@ -221,6 +373,12 @@ class RoundReport:
     head: str | None
     pull_request: int | None
     items: tuple[RoundItem, ...]
+    github_requests: int | None = None  # how many GitHub API requests it took
+
+    @property
+    def unattributed(self) -> list[str]:
+        """Pending commits whose pull request is unknown: GitHub's request cap was reached."""
+        return sorted({c for item in self.items for c in item.outcome.unattributed})
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -229,6 +387,8 @@ class RoundReport:
             "head": self.head,
             "pull_request": self.pull_request,
             "ready": all(i.outcome.satisfied for i in self.items),
+            "github_requests": self.github_requests,
+            "unattributed": self.unattributed,
             "sops": [item.as_dict() for item in self.items],
         }
 
@@ -254,7 +414,7 @@ def review_round(
         pull_request = event_pull_request(os.environ)
     if pull_request is None and client is not None and snapshot.head:
         # The branch's one open pull request, if GitHub knows the commit.
-        pulls = GitHubFacts(client, snapshot.history, []).pulls_of(snapshot.head)
+        pulls = GitHubFacts(client, snapshot.history, []).pulls_of(snapshot.head) or []
         pull_request = pulls[0][0] if len(pulls) == 1 else None
     candidates = approval_commits(snapshot.history)
     ids = []
@@ -281,7 +441,8 @@ def review_round(
                 outcome=verdicts[sop_id],
             )
         )
-    return RoundReport(snapshot.branch, base, snapshot.head, pull_request, tuple(items))
+    requests = client.requests if client is not None else None
+    return RoundReport(snapshot.branch, base, snapshot.head, pull_request, tuple(items), requests)
 
 
 def _reasons(version: SopVersion) -> tuple[str, ...]:
@@ -314,11 +475,19 @@ def report_text(report: RoundReport) -> str:
         for approval in outcome.approvals:
             verb = approval.meaning
             role = f" as {approval.role}" if approval.role else ""
+            kept = " (an earlier version; counted: stale = keep)" if approval.stale else ""
             lines.append(
-                f"  {verb:8} {approval.signer.label}{role}, {approval.time}, {approval.where()}"
+                f"  {verb:8} {approval.signer.label}{role}, {approval.time}, "
+                f"{approval.where()}{kept}"
             )
+        for approval, why in outcome.stale:
+            if not approval.stale:
+                lines.append(f"  stale    {approval.signer.label}: {why}, {approval.where()}")
         for approval, why in outcome.ignored:
             lines.append(f"  ignored  {approval.signer.label}: {why}")
+        if outcome.unattributed:
+            shas = ", ".join(c[:10] for c in outcome.unattributed)
+            lines.append(f"  unknown  no pull request known for {shas} (GitHub request cap)")
         lines.append(f"  missing  {', '.join(outcome.missing) or 'nothing'}")
     return "\n".join(lines)
 
@@ -360,8 +529,16 @@ def report_markdown(report: RoundReport) -> str:
                 f"- {approval.meaning.capitalize()}{role} by {_who(approval)}, "
                 f"{approval.time}, {approval.where()}"
             )
+        for approval, why in outcome.stale:
+            if approval.stale:
+                lines.append(f"- Counted under `stale = keep`: {_who(approval)}: {_md(why)}")
+            else:
+                lines.append(f"- Stale, not counted: {_who(approval)}: {_md(why)}")
         for approval, why in outcome.ignored:
             lines.append(f"- Not counted: {_who(approval)}: {_md(why)}")
+        if outcome.unattributed:
+            shas = ", ".join(_code(c[:10]) for c in outcome.unattributed)
+            lines.append(f"- No pull request known (GitHub request cap) for {shas}")
         if outcome.missing:
             lines.append(f"- Missing: {', '.join(f'**{r}**' for r in outcome.missing)}")
     head = f" at `{report.head[:10]}`" if report.head else ""

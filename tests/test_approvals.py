@@ -335,9 +335,9 @@ def test_merge_trailers_approve_and_the_tag_records_who_what_when_and_which_pr(g
         "Author: Ben Ode <ben@acme.example>\n"
         "Pull-Request: #7\n"
         "Approval-Required: peer, manager\n"
-        "Approved-by: Kim Park <kim@acme.example> (peer) 2026-03-02T10:14:00Z\n"
-        "Approved-by: Lee Chen <lee@acme.example> (manager) 2026-03-02T10:14:00Z\n"
-        "Reviewed-by: Sam Osei <sam@acme.example> 2026-03-02T10:14:00Z\n"
+        f"Approved-by: Kim Park <kim@acme.example> (peer; commit {merge[:10]}) {T}\n"
+        f"Approved-by: Lee Chen <lee@acme.example> (manager; commit {merge[:10]}) {T}\n"
+        f"Reviewed-by: Sam Osei <sam@acme.example> (commit {merge[:10]}) {T}\n"
     )
     assert "Author: Ben Ode <ben@acme.example>" in message
     assert "Ben Ode <ben@acme.example> (peer)" not in message  # the author's own approval
@@ -354,7 +354,7 @@ def test_merge_trailers_approve_and_the_tag_records_who_what_when_and_which_pr(g
 
 def test_squash_subject_names_the_pr_and_its_trailers_approve(governed, run):
     edit(governed, ENG_002, "Two reviewers for risky changes.")
-    commit_as(
+    squash = commit_as(
         governed,
         BEN,
         "fix(ENG-002): two reviewers for risky changes (#8)\n\n"
@@ -365,7 +365,10 @@ def test_squash_subject_names_the_pr_and_its_trailers_approve(governed, run):
     sopgit(run, governed, "release", "--date", "2026-03-03")
     message = tag_message(governed, "ENG-002/v1.0.1")
     assert "Pull-Request: #8\n" in message
-    assert "Approved-by: Lee Chen <lee@acme.example> (manager) 2026-03-02T08:00:00Z\n" in message
+    assert (
+        f"Approved-by: Lee Chen <lee@acme.example> (manager; commit {squash[:10]}) "
+        "2026-03-02T08:00:00Z\n" in message
+    )
     assert table(governed, ENG_002)[-1].endswith(
         "| Ben Ode | Kim Park (peer), Lee Chen (manager) |"
     )
@@ -474,6 +477,7 @@ def test_approve_records_an_empty_commit_that_counts(governed, run, monkeypatch)
     assert tree_state(governed) == before
     assert "Approved-by: Kim Park <kim@acme.example> (peer) 2026-03-02T10:14:00Z\n" in dry
     out = sopgit(run, governed, "approve", "ENG-001", "--role", "peer").stdout
+    kim = git(governed, "rev-parse", "HEAD").strip()
     assert out.startswith("ENG-001: approved as peer by Kim Park <kim@acme.example> (")
     assert git(governed, "log", "-1", "--format=%B") == dry + "\n"
     assert git(governed, "show", "--name-only", "--format=", "HEAD").strip() == ""  # empty
@@ -484,10 +488,11 @@ def test_approve_records_an_empty_commit_that_counts(governed, run, monkeypatch)
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Lee Chen")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "lee@acme.example")
     sopgit(run, governed, "approve", "ENG-001", "--role", "manager")
+    lee = git(governed, "rev-parse", "HEAD").strip()
     sopgit(run, governed, "release", "ENG-001", "--date", "2026-03-03")
     message = tag_message(governed, "ENG-001/v1.1.0")
-    assert "Approved-by: Kim Park <kim@acme.example> (peer) 2026-03-02T10:14:00Z\n" in message
-    assert "Approved-by: Lee Chen <lee@acme.example> (manager) 2026-03-02T10:14:00Z\n" in message
+    assert f"Approved-by: Kim Park <kim@acme.example> (peer; commit {kim[:10]}) {T}\n" in message
+    assert f"Approved-by: Lee Chen <lee@acme.example> (manager; commit {lee[:10]}) {T}\n" in message
     assert change[:10] in message
     # Released: nothing left to approve.
     result = sopgit(run, governed, "approve", "ENG-001", "--role", "manager", expect=2)

@@ -30,6 +30,7 @@ HEADERS = {
     "X-GitHub-Api-Version": "2022-11-28",
     "Authorization": f"Bearer {TOKEN}",
 }
+UNKNOWN = "ecdd80bb57125d7ba9641ffaa4d7d2c19d3f3091"  # a commit no repository here has
 NOT_FOUND = {
     "message": "Not Found",
     "documentation_url": "https://docs.github.com/rest",
@@ -37,8 +38,10 @@ NOT_FOUND = {
 }
 
 
-def review(number: int, login: str, state: str, when: str, pr: int = 12) -> dict:
-    """A review as `GET /repos/{o}/{r}/pulls/{n}/reviews` lists it."""
+def review(
+    number: int, login: str, state: str, when: str, pr: int = 12, commit: str = UNKNOWN
+) -> dict:
+    """A review as `GET /repos/{o}/{r}/pulls/{n}/reviews` lists it, given on COMMIT."""
     return {
         "id": number,
         "node_id": f"PRR_kwDO{number}",
@@ -52,7 +55,7 @@ def review(number: int, login: str, state: str, when: str, pr: int = 12) -> dict
             "pull_request": {"href": f"https://api.github.com/repos/acme/sops/pulls/{pr}"},
         },
         "submitted_at": when,
-        "commit_id": "ecdd80bb57125d7ba9641ffaa4d7d2c19d3f3091",
+        "commit_id": commit,
         "author_association": "MEMBER",
     }
 
@@ -220,8 +223,8 @@ def test_pull_request_reviews_approve_the_release_end_to_end(
     # The round on the pull request: only a comment so far, and the author's own approval.
     api.expect(REVIEWS_12).respond_with_json(
         [
-            review(1, "kim-park", "COMMENTED", "2026-03-01T10:00:00Z"),
-            review(2, "ben-ode", "APPROVED", "2026-03-01T10:30:00Z"),
+            review(1, "kim-park", "COMMENTED", "2026-03-01T10:00:00Z", commit=change),
+            review(2, "ben-ode", "APPROVED", "2026-03-01T10:30:00Z", commit=change),
         ]
     )
     api.expect(COMMITS_12).respond_with_json([pr_commit(change, "ben-ode")])
@@ -261,10 +264,10 @@ def test_pull_request_reviews_approve_the_release_end_to_end(
     api.clear_all_handlers()
     api.expect(REVIEWS_12).respond_with_json(
         [
-            review(1, "kim-park", "COMMENTED", "2026-03-01T10:00:00Z"),
-            review(2, "ben-ode", "APPROVED", "2026-03-01T10:30:00Z"),
-            review(3, "lee-chen", "APPROVED", "2026-03-02T10:14:00Z"),
-            review(4, "kim-park", "APPROVED", "2026-03-02T11:00:00Z"),
+            review(1, "kim-park", "COMMENTED", "2026-03-01T10:00:00Z", commit=change),
+            review(2, "ben-ode", "APPROVED", "2026-03-01T10:30:00Z", commit=change),
+            review(3, "lee-chen", "APPROVED", "2026-03-02T10:14:00Z", commit=change),
+            review(4, "kim-park", "APPROVED", "2026-03-02T11:00:00Z", commit=change),
         ]
     )
     api.expect(COMMITS_12).respond_with_json([pr_commit(change, "ben-ode")])
@@ -306,12 +309,12 @@ def test_pull_request_reviews_approve_the_release_end_to_end(
         "Author: Ben Ode <ben@acme.example>\n"
         "Pull-Request: #12\n"
         "Approval-Required: peer, manager\n"
-        "Approved-by: @kim-park (peer) 2026-03-02T11:00:00Z\n"
-        "Approved-by: @lee-chen (manager) 2026-03-02T10:14:00Z\n\n"
+        f"Approved-by: @kim-park (peer; commit {change[:10]}) 2026-03-02T11:00:00Z\n"
+        f"Approved-by: @lee-chen (manager; commit {change[:10]}) 2026-03-02T10:14:00Z\n\n"
     )
     assert (
-        "- manager: @lee-chen, approved 2026-03-02T10:14:00Z, GitHub review of pull request #12\n"
-        in message
+        "- manager: @lee-chen, approved 2026-03-02T10:14:00Z, GitHub review of pull request #12"
+        f" on commit {change[:10]}\n" in message
     )
     assert "ben-ode" not in message
     assert merge != change
@@ -363,8 +366,8 @@ def test_a_rebase_merge_is_traced_to_its_pull_request_through_the_api(governed, 
     )
     api.expect("/repos/acme/sops/pulls/15/reviews").respond_with_json(
         [
-            review(1, "lee-chen", "APPROVED", "2026-03-02T10:14:00Z", pr=15),
-            review(2, "kim-park", "APPROVED", "2026-03-02T10:15:00Z", pr=15),
+            review(1, "lee-chen", "APPROVED", "2026-03-02T10:14:00Z", pr=15, commit=sha),
+            review(2, "kim-park", "APPROVED", "2026-03-02T10:15:00Z", pr=15, commit=sha),
         ]
     )
     api.expect("/repos/acme/sops/pulls/15/commits").respond_with_json([pr_commit(sha, "ben-ode")])
@@ -375,7 +378,7 @@ def test_a_rebase_merge_is_traced_to_its_pull_request_through_the_api(governed, 
 
     message = tag_message(governed, "ENG-001/v1.0.1")
     assert "Pull-Request: #15\n" in message
-    assert "Approved-by: @lee-chen (manager) 2026-03-02T10:14:00Z\n" in message
+    assert f"Approved-by: @lee-chen (manager; commit {sha[:10]}) 2026-03-02T10:14:00Z\n" in message
 
 
 # --- errors: one line, exit 2, nothing written ------------------------------------------
