@@ -105,11 +105,11 @@ class Approval:
         """The Revision History's Approved-by cell entry: `Lee Chen (manager)`."""
         return f"{self.signer.short} ({self.role})" if self.role else self.signer.short
 
-    def where(self) -> str:
-        """Where the sign-off was found, for people."""
+    def where(self, bound: bool = True) -> str:
+        """Where the sign-off was found, for people; BOUND: with the commit it approved."""
         pr = f" of pull request #{self.pull_request}" if self.pull_request else ""
         if self.source == "github":
-            on = f" on commit {self.approved[:SHORT]}" if self.approved else ""
+            on = f" on commit {self.approved[:SHORT]}" if self.approved and bound else ""
             return f"GitHub review{pr}{on}"
         commit = f" {self.commit[:10]}" if self.commit else ""
         if self.source == "signed-commit":
@@ -243,7 +243,7 @@ class Outcome:
             for a in self.approvals
         )
         return text + "".join(
-            f"- not counted: {a.signer.label}, {a.meaning} {a.time}, {a.where()}: {why}\n"
+            f"- not counted: {a.signer.label} {why}, {a.where(bound=False)}, {a.time}\n"
             for a, why in self.stale
             if not a.stale
         )

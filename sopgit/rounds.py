@@ -482,7 +482,8 @@ def report_text(report: RoundReport) -> str:
             )
         for approval, why in outcome.stale:
             if not approval.stale:
-                lines.append(f"  stale    {approval.signer.label}: {why}, {approval.where()}")
+                where = f"{approval.where(bound=False)}, {approval.time}"
+                lines.append(f"  stale    {approval.signer.label} {why}: {where}")
         for approval, why in outcome.ignored:
             lines.append(f"  ignored  {approval.signer.label}: {why}")
         if outcome.unattributed:
@@ -530,10 +531,11 @@ def report_markdown(report: RoundReport) -> str:
                 f"{approval.time}, {approval.where()}"
             )
         for approval, why in outcome.stale:
+            where = f"{_md(why)}, {approval.where(bound=False)}"
             if approval.stale:
-                lines.append(f"- Counted under `stale = keep`: {_who(approval)}: {_md(why)}")
+                lines.append(f"- Counted under `stale = keep`: {_who(approval)} {where}")
             else:
-                lines.append(f"- Stale, not counted: {_who(approval)}: {_md(why)}")
+                lines.append(f"- Stale, not counted: {_who(approval)} {where}")
         for approval, why in outcome.ignored:
             lines.append(f"- Not counted: {_who(approval)}: {_md(why)}")
         if outcome.unattributed:

@@ -10,12 +10,23 @@ limit, 404, 5xx) are one line, exit 2, and nothing is written.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from conftest import commit_all, git, tree_state
-from test_approvals import BEN, ENG_001, POLICY, commit_as, edit, merge_pr, table, tag_message
+from test_approvals import (
+    BEN,
+    ENG_001,
+    ENG_002,
+    POLICY,
+    commit_as,
+    edit,
+    merge_pr,
+    table,
+    tag_message,
+)
 
 from sopgit.github import GitHubClient, GitHubError, Repository, parse_remote
 
@@ -441,3 +452,186 @@ def test_github_errors_are_one_line_exit_2_and_write_nothing(
         assert result.stderr.startswith(f"sopgit: {says}"), result.stderr
         assert tree_state(governed) == before
         assert not summary.exists()
+
+
+# --- an approval binds to the commit it was given on ------------------------------------
+
+
+def approve_at(api, head: str, pr_commits: list[str], lee: str = "2026-03-01T12:00:00Z") -> None:
+    """Lee (a manager, through @acme/eng-managers) and Kim approve pull request #12 at HEAD."""
+    api.expect(REVIEWS_12).respond_with_json(
+        [
+            review(1, "lee-chen", "APPROVED", lee, commit=head),
+            review(2, "kim-park", "APPROVED", "2026-03-01T12:30:00Z", commit=head),
+        ]
+    )
+    api.expect(COMMITS_12).respond_with_json([pr_commit(sha, "ben-ode") for sha in pr_commits])
+    api.expect(f"{MANAGERS}/lee-chen", query="").respond_with_json(membership("lee-chen"))
+    api.expect(f"{MANAGERS}/kim-park", query="").respond_with_json(NOT_FOUND, status=404)
+
+
+def test_a_review_of_an_older_head_does_not_approve_what_was_pushed_after_it(governed, run, api):
+    first = draft(governed)
+    edit(governed, ENG_001, "Tell the on-call engineer before rolling back.")
+    second = commit_as(governed, BEN, "fix(ENG-001): tell on-call", "2026-03-02T09:00:00Z")
+    approve_at(api, first, [first, second])
+
+    text = sopgit(run, governed, "review-round", "--pr", "12").stdout
+
+    stale = f"approved an earlier version (commit {first[:10]}): GitHub review of pull request #12"
+    assert f"  stale    @kim-park {stale}, 2026-03-01T12:30:00Z\n" in text
+    assert f"  stale    @lee-chen {stale}, 2026-03-01T12:00:00Z\n" in text
+    assert "  missing  peer, manager" in text
+    assert "approved @" not in text
+    report = json.loads(
+        sopgit(run, governed, "review-round", "--pr", "12", "--format", "json").stdout
+    )
+    (sop,) = report["sops"]
+    assert [(s["signer"], s["approved_commit"], s["counted"]) for s in sop["stale"]] == [
+        ("@lee-chen", first, False),
+        ("@kim-park", first, False),
+    ]
+
+    merge_pr(governed, "draft/ENG-001-deployment-process", 12, "2026-03-02T12:00:00Z")
+    before = tree_state(governed)
+    result = sopgit(run, governed, "release", expect=1)
+    assert result.stderr == (
+        "sopgit: release refused: ENG-001 lacks approval as peer, manager [not counted: "
+        f"@lee-chen approved an earlier version (commit {first[:10]}); "
+        f"@kim-park approved an earlier version (commit {first[:10]})]. Approve in the pull "
+        "request or with 'sopgit approve ID --role ROLE', or pass --allow-unapproved "
+        "--reason TEXT\n"
+    )
+    assert tree_state(governed) == before
+
+
+def test_a_review_of_the_head_approves_and_the_tag_names_the_commit(governed, run, api):
+    draft(governed)
+    edit(governed, ENG_001, "Tell the on-call engineer before rolling back.")
+    head = commit_as(governed, BEN, "fix(ENG-001): tell on-call", "2026-03-02T09:00:00Z")
+    approve_at(api, head, [head])
+    merge_pr(governed, "draft/ENG-001-deployment-process", 12, "2026-03-02T12:00:00Z")
+
+    sopgit(run, governed, "release", "--date", "2026-03-03")
+
+    message = tag_message(governed, "ENG-001/v1.1.0")
+    assert message.endswith(
+        "Approval-Required: peer, manager\n"
+        f"Approved-by: @kim-park (peer; commit {head[:10]}) 2026-03-01T12:30:00Z\n"
+        f"Approved-by: @lee-chen (manager; commit {head[:10]}) 2026-03-01T12:00:00Z\n\n"
+    )
+    assert "Stale-" not in message
+    assert "Approval-Stale" not in message
+    assert table(governed, ENG_001)[-1].endswith("| @kim-park (peer), @lee-chen (manager) |")
+
+
+def test_a_push_that_changes_only_another_sop_keeps_the_approval(governed, run, api):
+    """Reviewed at FIRST; the push after it changes ENG-002 only: ENG-001's text is the
+    one approved, ENG-002's is not."""
+    first = draft(governed)
+    edit(governed, ENG_002, "Two reviewers for risky changes.")
+    second = commit_as(governed, BEN, "fix(ENG-002): two reviewers", "2026-03-02T09:00:00Z")
+    approve_at(api, first, [first, second])
+    merge_pr(governed, "draft/ENG-001-deployment-process", 12, "2026-03-02T12:00:00Z")
+
+    result = sopgit(run, governed, "release", expect=1)
+    assert "ENG-002 lacks approval as peer, manager [not counted: @lee-chen approved an " in (
+        result.stderr
+    )
+    assert "ENG-001" not in result.stderr
+
+    sopgit(run, governed, "release", "ENG-001", "--date", "2026-03-03")
+    message = tag_message(governed, "ENG-001/v1.1.0")
+    assert f"Approved-by: @lee-chen (manager; commit {first[:10]}) 2026-03-01T12:00:00Z\n" in (
+        message
+    )
+
+
+def test_stale_keep_counts_an_earlier_approval_and_the_tag_records_it(governed, run, api):
+    (governed / "sopgit.toml").write_text(
+        POLICY.replace("[approval]\n", '[approval]\nstale = "keep"\n'), encoding="utf-8"
+    )
+    commit_all(governed, "chore: keep approvals of earlier versions, as GitHub does")
+    first = draft(governed)
+    edit(governed, ENG_001, "Tell the on-call engineer before rolling back.")
+    second = commit_as(governed, BEN, "fix(ENG-001): tell on-call", "2026-03-02T09:00:00Z")
+    approve_at(api, first, [first, second])
+
+    text = sopgit(run, governed, "review-round", "--pr", "12").stdout
+    assert (
+        "  approved @lee-chen as manager, 2026-03-01T12:00:00Z, GitHub review of pull request "
+        f"#12 on commit {first[:10]} (an earlier version; counted: stale = keep)\n" in text
+    )
+    assert "  missing  nothing" in text
+
+    merge_pr(governed, "draft/ENG-001-deployment-process", 12, "2026-03-02T12:00:00Z")
+    sopgit(run, governed, "release", "--date", "2026-03-03")
+
+    message = tag_message(governed, "ENG-001/v1.1.0")
+    assert message.endswith(
+        "Approval-Required: peer, manager\n"
+        f"Approved-by: @kim-park (peer; commit {first[:10]}; earlier version) "
+        "2026-03-01T12:30:00Z\n"
+        f"Approved-by: @lee-chen (manager; commit {first[:10]}; earlier version) "
+        "2026-03-01T12:00:00Z\n"
+        "Approval-Stale: keep\n\n"
+    )
+    assert "(an earlier version; counted under stale = keep)\n" in message
+    # The history table names people and roles; the tag keeps the commits.
+    assert table(governed, ENG_001)[-1].endswith("| @kim-park (peer), @lee-chen (manager) |")
+    audit = json.loads(sopgit(run, governed, "audit", "ENG-001", "--format", "json").stdout)
+    latest = audit["versions"][-1]
+    assert latest["stale_policy"] == "keep"
+    assert [(a["signer"], a["role"], a["approved_commit"]) for a in latest["approvals"]] == [
+        ("@kim-park", "peer", first[:10]),
+        ("@lee-chen", "manager", first[:10]),
+    ]
+    assert [s["reason"] for s in latest["stale_approvals"]] == [
+        f"approved an earlier version (commit {first[:10]}); counted under stale = keep"
+    ] * 2
+    markdown = sopgit(run, governed, "audit", "ENG-001").stdout
+    assert "| Signer | Role | Meaning | Time | Approved commit |" in markdown
+    assert f"| @lee-chen | manager | approved | 2026-03-01T12:00:00Z | `{first[:10]}` |" in markdown
+    assert 'Stale approvals (of an earlier text of the SOP; stale = "keep"):' in markdown
+
+
+def test_a_squash_merged_head_this_clone_lacks_is_described_by_github(governed, run, api):
+    """GitHub reviews the pull request's head; a squash merge leaves it out of main's
+    history. GitHub's tree of that commit says which text was approved (one request)."""
+    git(governed, "checkout", "-q", "-b", "draft/ENG-001-deployment-process")
+    edit(governed, ENG_001, "Roll back within 10 minutes.")
+    head = commit_as(
+        governed, BEN, "feat(ENG-001): add a rollback deadline", "2026-03-01T09:00:00Z"
+    )
+    blob = git(governed, "rev-parse", f"HEAD:{ENG_001}").strip()
+    other = git(governed, "rev-parse", f"HEAD:{ENG_002}").strip()
+    git(governed, "checkout", "-q", "main")
+    git(governed, "merge", "-q", "--squash", "draft/ENG-001-deployment-process")
+    commit_as(governed, BEN, "feat(ENG-001): add a rollback deadline (#12)", "2026-03-02T12:00:00Z")
+    git(governed, "branch", "-q", "-D", "draft/ENG-001-deployment-process")
+    git(governed, "reflog", "expire", "--expire=now", "--all")
+    git(governed, "gc", "-q", "--prune=now")
+    gone = subprocess.run(["git", "cat-file", "-e", head], cwd=governed, capture_output=True)
+    assert gone.returncode != 0  # this clone does not have the reviewed commit
+    approve_at(api, head, [head])
+    api.expect(f"/repos/acme/sops/git/trees/{head}", query="recursive=1").respond_with_json(
+        {
+            "sha": "9fb037999f264ba9a7fc6274d15fa3ae2ab98312",
+            "url": f"https://api.github.com/repos/acme/sops/git/trees/{head}",
+            "tree": [
+                {"path": "sops", "mode": "040000", "type": "tree", "sha": "1" * 40},
+                {"path": ENG_001, "mode": "100644", "type": "blob", "sha": blob, "size": 9},
+                {"path": ENG_002, "mode": "100644", "type": "blob", "sha": other, "size": 9},
+            ],
+            "truncated": False,
+        }
+    )
+
+    sopgit(run, governed, "release", "--date", "2026-03-03")
+
+    message = tag_message(governed, "ENG-001/v1.1.0")
+    assert f"Approved-by: @lee-chen (manager; commit {head[:10]}) 2026-03-01T12:00:00Z\n" in (
+        message
+    )
+    trees = [r for r, _ in api.log if "/git/trees/" in r.path]
+    assert len(trees) == 1
