@@ -9,9 +9,12 @@ limit, 404, 5xx) are one line, exit 2, and nothing is written.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,7 @@ from test_approvals import (
     table,
     tag_message,
 )
+from werkzeug import Request, Response
 
 from sopgit.github import GitHubClient, GitHubError, Repository, parse_remote
 
@@ -125,7 +129,7 @@ def governed(library: Path, run, monkeypatch) -> Path:
     for name in ("GITHUB_TOKEN", "GITHUB_REPOSITORY"):
         monkeypatch.delenv(name, raising=False)
     sopgit(run, library, "release", "--date", "2025-04-01")
-    (library / "sopgit.toml").write_text(POLICY, encoding="utf-8")
+    (library / "sopgit.toml").write_text(PEER_AND_MANAGER, encoding="utf-8")
     commit_all(library, "chore: require peer and manager approval")
     return library
 
@@ -635,3 +639,236 @@ def test_a_squash_merged_head_this_clone_lacks_is_described_by_github(governed, 
     )
     trees = [r for r, _ in api.log if "/git/trees/" in r.path]
     assert len(trees) == 1
+
+
+# --- bounded API use: 50 SOPs, 500 pending commits ----------------------------------------
+
+MAIN = "refs/heads/main"
+PEER_AND_MANAGER = POLICY.split("[approval.departments.CMP]")[0]  # for every department
+
+
+class History:
+    """Builds commits with one `git fast-import` stream: hundreds of commits in one process."""
+
+    def __init__(self, root: Path, files: dict[str, str]) -> None:
+        self.root = root
+        self.files = dict(files)  # path -> text on main, as the stream goes
+        self.lines: list[bytes] = []
+        self.marks = 0
+        self.time = 1772355600  # 2026-03-01T09:00:00Z, a minute more per commit
+        self.main = git(root, "rev-parse", "HEAD").strip()
+
+    def commit(self, ref: str, message: str, parent: str, changes: dict[str, str], merge=None):
+        self.marks += 1
+        self.time += 60
+        who = f"Ben Ode <ben@acme.example> {self.time} +0000"
+        data = message.encode()
+        self.lines += [
+            f"commit {ref}\nmark :{self.marks}\nauthor {who}\ncommitter {who}\n".encode(),
+            f"data {len(data)}\n".encode() + data + b"\n",
+            f"from {parent}\n".encode(),
+            *([f"merge {merge}\n".encode()] if merge else []),
+        ]
+        for path, text in changes.items():
+            body = text.encode()
+            self.lines.append(f"M 100644 inline {path}\ndata {len(body)}\n".encode() + body + b"\n")
+        self.lines.append(b"\n")
+        return f":{self.marks}"
+
+    def run(self) -> dict[str, str]:
+        """Import the stream; check main out; return mark -> commit id."""
+        marks = self.root.parent / "marks"
+        done = subprocess.run(
+            ["git", "fast-import", "--quiet", f"--export-marks={marks}"],
+            cwd=self.root,
+            input=b"".join(self.lines),
+            capture_output=True,
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        git(self.root, "reset", "-q", "--hard", "main")
+        return dict(line.split() for line in marks.read_text().splitlines())
+
+
+def blob_id(text: str) -> str:
+    data = text.encode()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def revised(text: str, line: str) -> str:
+    return text.replace("## Purpose\n\n", f"## Purpose\n\n{line}\n\n", 1)
+
+
+@pytest.fixture
+def big_library(library: Path, run, monkeypatch) -> Path:
+    """50 SOPs released as 1.0.0, then peer and manager approval required."""
+    monkeypatch.setenv("SOPGIT_TODAY", "2026-04-01")
+    for name in ("GITHUB_TOKEN", "GITHUB_REPOSITORY"):
+        monkeypatch.delenv(name, raising=False)
+    text = (library / ENG_002).read_text(encoding="utf-8")
+    for n in range(101, 137):
+        copy = text.replace("sop_id: ENG-002", f"sop_id: ENG-{n}")
+        copy = copy.replace("Code Review Standards", f"Code Review Standards {n}")
+        (library / f"sops/engineering/ENG-{n}-code-review-standards-{n}.md").write_text(
+            copy, encoding="utf-8"
+        )
+    commit_all(library, "docs: 36 more code review standards")
+    sopgit(run, library, "release", "--date", "2025-04-01")
+    (library / "sopgit.toml").write_text(PEER_AND_MANAGER, encoding="utf-8")
+    commit_all(library, "chore: require peer and manager approval")
+    return library
+
+
+def test_a_release_of_50_sops_and_500_commits_stays_under_the_request_cap(
+    big_library, run, api, monkeypatch
+):
+    root = big_library
+    paths = sorted(str(p.relative_to(root)) for p in (root / "sops").rglob("*.md"))
+    assert len(paths) == 50
+    files = {p: (root / p).read_text(encoding="utf-8") for p in paths}
+    stream = History(root, files)
+    heads: dict[int, str] = {}  # pull request -> the head its reviews were given on
+    main = start = stream.main
+    squashed: dict[int, str] = {}  # pull request -> its squash commit on main
+
+    # 10 pull requests merged with merge commits, 40 commits each (5 SOPs, 8 edits each).
+    for j in range(10):
+        number, branch = 101 + j, f"refs/heads/pr-{101 + j}"
+        tip = main
+        for k in range(8):
+            for path in paths[5 * j : 5 * j + 5]:
+                stream.files[path] = revised(stream.files[path], f"Step {k} of #{number}.")
+                change = {path: stream.files[path]}
+                tip = stream.commit(branch, f"fix(ENG): step {k} of {path}", tip, change)
+        heads[number] = tip
+        message = f"Merge pull request #{number} from acme/pr-{number}\n\nSteps.\n"
+        merged = {p: stream.files[p] for p in paths[5 * j : 5 * j + 5]}
+        main = stream.commit(MAIN, message, main, merged, merge=tip)
+    # 60 squash merges: SOPs 0-29 twice each; the pull request's head stays at refs/pull/N/head.
+    for i in range(60):
+        number, path = 301 + i, paths[i // 2]
+        stream.files[path] = revised(stream.files[path], f"Squashed #{number}.")
+        change = {path: stream.files[path]}
+        heads[number] = stream.commit(
+            f"refs/pull/{number}/head", f"fix(ENG): tighten {path}", main, change
+        )
+        main = stream.commit(MAIN, f"fix(ENG): tighten {path} (#{number})", main, change)
+        squashed[number] = main
+    # 4 rebase merges: 10 commits each on main, no pull request in any subject; the
+    # reviewed heads were never fetched (GitHub describes them), nor were their trees.
+    rebased: dict[str, int] = {}
+    trees: dict[str, dict[str, str]] = {}
+    for j in range(4):
+        number = 401 + j
+        for k in range(2):
+            for path in paths[30 + 5 * j : 35 + 5 * j]:
+                stream.files[path] = revised(stream.files[path], f"Rebased {k} of #{number}.")
+                main = stream.commit(
+                    MAIN, f"fix(ENG): rebased {k}", main, {path: stream.files[path]}
+                )
+                rebased[main] = number
+        heads[number] = hashlib.sha1(f"head of #{number}".encode()).hexdigest()
+        trees[heads[number]] = {p: blob_id(t) for p, t in stream.files.items()}
+    marks = stream.run()
+    heads = {n: marks.get(h, h) for n, h in heads.items()}
+    pulls = {marks[m]: n for m, n in rebased.items()}
+    pending = git(root, "rev-list", "--count", "--no-merges", "HEAD", f"^{start}")
+    assert int(pending) == 500
+
+    def github(request: Request) -> Response:
+        path = request.path
+        if match := re.fullmatch(r"/repos/acme/sops/pulls/(\d+)/reviews", path):
+            head = heads[int(match.group(1))]
+            pr = int(match.group(1))
+            body: object = [
+                review(1, "lee-chen", "APPROVED", "2026-03-02T10:00:00Z", pr, head),
+                review(2, "kim-park", "APPROVED", "2026-03-02T10:05:00Z", pr, head),
+            ]
+        elif match := re.fullmatch(r"/repos/acme/sops/pulls/(\d+)/commits", path):
+            body = [pr_commit(heads[int(match.group(1))], "ben-ode")]
+        elif match := re.fullmatch(r"/repos/acme/sops/commits/(\w+)/pulls", path):
+            number = pulls.get(match.group(1), 0)  # 0: pushed to main directly, no PR
+            body = [
+                {
+                    "number": number,
+                    "state": "closed",
+                    "title": f"Rebased #{number}",
+                    "user": {"login": "ben-ode"},
+                    "merged_at": "2026-03-03T12:00:00Z",
+                    "merge_commit_sha": match.group(1),
+                }
+            ][: 1 if number else 0]
+        elif match := re.fullmatch(r"/repos/acme/sops/git/trees/(\w+)", path):
+            listing = trees[match.group(1)]
+            body = {
+                "sha": "0" * 40,
+                "url": f"https://api.github.com{path}",
+                "tree": [
+                    {"path": p, "mode": "100644", "type": "blob", "sha": s, "size": 1}
+                    for p, s in sorted(listing.items())
+                ],
+                "truncated": False,
+            }
+        elif path == f"{MANAGERS}/lee-chen":
+            body = membership("lee-chen")
+        else:
+            return Response(json.dumps(NOT_FOUND), status=404, content_type="application/json")
+        return Response(json.dumps(body), content_type="application/json")
+
+    api.expect_request(re.compile(r"^/(repos|orgs)/"), headers=HEADERS).respond_with_handler(github)
+
+    # A cap of 60: the pull requests subjects name come first; then sopgit stops asking.
+    low = PEER_AND_MANAGER + "\n[github]\nmax_requests = 60\n"
+    (root / "sopgit.toml").write_text(low, encoding="utf-8")
+    commit_all(root, "chore: a low request cap")
+    before = tree_state(root)
+    result = sopgit(run, root, "release", expect=1)
+    assert len(api.log) == 60
+    unattributed = sorted([*pulls, *(marks[squashed[n]] for n in range(321, 361))])
+    warning, refusal = result.stderr.splitlines()
+    assert warning == (
+        "sopgit: warning: stopped asking GitHub at 60 requests ([github] max_requests); "
+        f"80 commit(s) not attributed to a pull request: "
+        f"{', '.join(c[:10] for c in unattributed[:10])}, ..."
+    )
+    assert refusal.startswith("sopgit: release refused: ")
+    assert refusal.count(" lacks approval as ") == 50
+    # The 10 SOPs whose pull requests were all read: Kim is the peer; Lee's team was not
+    # asked about (the cap), so nobody is the manager.
+    assert refusal.count(" lacks approval as manager [not counted: ") == 10
+    assert "ENG-001 lacks approval as manager [not counted: @lee-chen approved an " in refusal
+    assert refusal.count("has 2 commit(s) not attributed to a pull request") == 40
+    assert "ENG-001 has" not in refusal  # its pull requests (#102, #311, #312) were read
+    assert "ENG-131 lacks approval as peer, manager, and ENG-131 has 2 commit(s)" in refusal
+    assert tree_state(root) == before
+    data = json.loads(sopgit(run, root, "review-round", "--format", "json").stdout)
+    # The round asks first which pull request HEAD belongs to: one request less for #320.
+    assert data["unattributed"] == sorted([*unattributed, marks[squashed[320]]])
+    assert data["github_requests"] == 60
+    assert data["ready"] is False
+
+    # The default cap (200) is enough: every pull request and unnamed commit asked once.
+    (root / "sopgit.toml").write_text(PEER_AND_MANAGER, encoding="utf-8")
+    commit_all(root, "chore: the default request cap")
+    api.clear_log()
+    result = sopgit(run, root, "release", "--date", "2026-03-04")
+
+    asked = [request.path for request, _ in api.log]
+    assert len(asked) == len(set(asked)) == 194  # each thing asked once
+    kinds = Counter(re.sub(r"[0-9a-f]{40}|\d+", "N", p) for p in asked)
+    assert kinds == {
+        "/repos/acme/sops/pulls/N/reviews": 74,  # 10 merges, 60 squashes, 4 rebase merges
+        "/repos/acme/sops/pulls/N/commits": 74,
+        "/repos/acme/sops/commits/N/pulls": 40,  # the commits no subject names
+        "/repos/acme/sops/git/trees/N": 4,  # the rebase merges' heads, not in this clone
+        "/orgs/acme/teams/eng-managers/memberships/lee-chen": 1,
+        "/orgs/acme/teams/eng-managers/memberships/kim-park": 1,
+    }
+    assert result.stdout.count(" -> 1.0.1 (patch)") == 50
+    assert "warning" not in result.stderr
+    # ENG-001: reviewed in #102 (a merge) and #311, #312 (squashes); only #312 saw its text.
+    last = tag_message(root, "ENG-001/v1.0.1")
+    assert f"Approved-by: @lee-chen (manager; commit {heads[312][:10]}) " in last
+    assert f"Stale-Approved-by: @lee-chen (commit {heads[102][:10]}) " in last
+    assert f"Stale-Approved-by: @lee-chen (commit {heads[311][:10]}) " in last
+    # ENG-131: rebase-merged in #403, whose head only GitHub knows.
+    assert f"(manager; commit {heads[403][:10]})" in tag_message(root, "ENG-131/v1.0.1")
