@@ -17,7 +17,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -363,6 +363,9 @@ def static_files(library_root: Path | None) -> dict[str, Path]:
 DRAFT_NOTICE = "Draft of the next version, not approved"
 CHANGELOG_PAGE_BYTES = 200_000  # a changelog page past this is split further
 SEARCH_DATA = "search-data.js"
+# Stands for the way back to the site root in a rendered body: markdown-it turns every
+# NUL of the source into U+FFFD, so no SOP text can produce one.
+BASE_MARK = "\x00"
 
 
 @dataclass(frozen=True)
@@ -583,7 +586,9 @@ def plan_site(
     search: list[dict[str, Any]] = []
     neighbours = _neighbours(snapshot)
     # a link to another SOP's file, under any name it had, opens that SOP's page
-    link_for = {path: sop_page_name(sop_id) for sop_id, paths in names.items() for path in paths}
+    link_for = {
+        path: BASE_MARK + sop_page_name(sop_id) for sop_id, paths in names.items() for path in paths
+    }
     for count, sop in enumerate(snapshot.sops.values(), 1):
         progress.report("reading:", count, "SOPs")
         sop_pages_, documents = sop_pages(
@@ -703,6 +708,7 @@ def sop_pages(
     }
     pages: list[Page] = []
     search: list[dict[str, Any]] = []
+    rendered: dict[int, RenderedBody] = {}
     for position, row in enumerate(tagged):
         newest = position == len(tagged) - 1
         kind = "retired" if newest and retired_final else "current" if newest else "superseded"
@@ -712,7 +718,7 @@ def sop_pages(
             version_page_name(sop_id, row.version)
         ]:
             base = "../" * path.count("/")
-            body = _body(file, {k: base + v for k, v in link_for.items()})
+            body = _body(file, link_for, base, rendered)
             context = {
                 **common,
                 **_document(file, given, body, repo_url, row.tag or release_branch),
@@ -726,7 +732,7 @@ def sop_pages(
                 search.extend(_search_documents(sop_id, file, body, row.version, kind, path))
     if has_draft and given.draft is not None:
         base = "../" * draft_path.count("/")
-        body = _body(given.draft, {k: base + v for k, v in link_for.items()})
+        body = _body(given.draft, link_for, base, rendered)
         context = {
             **common,
             **_document(given.draft, given, body, repo_url, release_branch),
@@ -744,11 +750,21 @@ def _not_after(candidate: HistoryRow, row: HistoryRow, rows: list[HistoryRow]) -
     return rows.index(candidate) <= rows.index(row)
 
 
-def _body(file: Sop, link_for: Mapping[str, str]) -> RenderedBody:
+def _body(
+    file: Sop, link_for: Mapping[str, str], base: str, cache: dict[int, RenderedBody]
+) -> RenderedBody:
+    """FILE's body for a page BASE away from the root. LINK_FOR's pages start with BASE_MARK,
+    so one rendering (the Markdown parse is most of a build's time) serves every page of
+    the same text: the default page and the newest version's own page."""
     if file.doc is None:
         return RenderedBody(Markup(""), ())
-    body_text = "".join(file.doc.text.splitlines(keepends=True)[file.doc.body_line - 1 :])
-    return render_body(body_text, file.meta("title", file.sop_id), link_for, file.path)
+    if id(file) not in cache:
+        body_text = "".join(file.doc.text.splitlines(keepends=True)[file.doc.body_line - 1 :])
+        cache[id(file)] = render_body(
+            body_text, file.meta("title", file.sop_id), link_for, file.path
+        )
+    body = cache[id(file)]
+    return replace(body, html=Markup(str(body.html).replace(BASE_MARK, base)))
 
 
 def _document(
