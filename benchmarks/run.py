@@ -99,6 +99,9 @@ def main() -> None:
             f"sopgit history {sop_id}": [[sopgit, "history", sop_id]],
             "sopgit release --dry-run": [[sopgit, "release", "--dry-run"]],
         }
+        if size != "large":  # the site: a page per SOP and per released version
+            site = str(args.dir / f"site-{size}")
+            cases["sopgit build (the site)"] = [[sopgit, "build", "--output", site]]
         floor = None
         for name, commands in cases.items():
             seconds, peak = median_run(commands, path, args.runs)
