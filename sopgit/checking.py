@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sopgit.config import Config
 from sopgit.errors import UsageError
 from sopgit.library import is_sop_path, relative_to_root, sop_files
-from sopgit.lint import Diagnostic, LibraryFacts, check_text, duplicate_map, identify
+from sopgit.lint import (
+    Diagnostic,
+    LibraryFacts,
+    check_document,
+    check_text,
+    duplicate_map,
+    identify,
+)
 from sopgit.versioning import current_versions
 from sopgit.workspace import Library
+
+if TYPE_CHECKING:
+    from sopgit.document import Document
+    from sopgit.snapshot import Snapshot
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,33 @@ def check_library(
     if overdue_on is not None:
         diagnostics += overdue_reviews(lib, set(targets), overdue_on)
     return CheckResult(tuple(targets), tuple(diagnostics))
+
+
+def check_documents(snapshot: Snapshot, docs: Mapping[str, Document]) -> list[Diagnostic]:
+    """The errors check finds in DOCS (path -> the snapshot's parsed file), the
+    library-wide facts taken from SNAPSHOT: what release refuses, read only once."""
+    lib = snapshot.lib
+    config, fmt = lib.config, lib.config.format
+    status_key = fmt.key("status")
+    facts = LibraryFacts(
+        config=config,
+        exists=lambda relative: (lib.root / relative).exists(),
+        id_paths=duplicate_map((s.path, s.sop_id) for s in snapshot.sops.values()),
+        retired={
+            s.path: s.sop_id
+            for s in snapshot.sops.values()
+            if status_key and s.doc is not None and s.doc.meta.get(status_key) == "retired"
+        },
+        released={
+            sop_id: str(version)
+            for sop_id, version in current_versions(
+                [t.name for t in snapshot.history.tags], config.tag_format, fmt.id_pattern
+            ).items()
+        },
+    )
+    return [
+        d for path, doc in docs.items() for d in check_document(doc, facts) if d.severity == "error"
+    ]
 
 
 def overdue_reviews(lib: Library, paths: set[str], today: dt.date) -> list[Diagnostic]:

@@ -418,7 +418,7 @@ def release(
         raise click.UsageError("--allow-unapproved and --reason TEXT go together")
     from sopgit.rounds import github_client, outcomes, unattributed_warning
 
-    with release_lock(lib.repo.git_dir()):
+    with release_lock(lib.repo):
         snapshot = load_snapshot(lib)
         wanted = [snapshot.sop(i).sop_id for i in sop_ids] or list(snapshot.sops)
         client = github_client(lib, github_token)
@@ -487,9 +487,11 @@ def hook() -> None:
 @click.argument("files", nargs=-1)
 @click.pass_context
 def hook_pre_commit(ctx: click.Context, files: tuple[str, ...]) -> None:
-    from sopgit.hooks import pre_commit
+    from sopgit.hooks import pre_commit, run_by_release
 
-    result = pre_commit(library(ctx), [path_arg(ctx, f) for f in files])
+    if run_by_release():
+        return  # sopgit's own release commit: checked before it was made
+    result = pre_commit(library(ctx, recover=False), [path_arg(ctx, f) for f in files])
     if result.diagnostics:
         _print_check(result, "text")
     if result.errors:
@@ -503,9 +505,11 @@ def hook_pre_commit(ctx: click.Context, files: tuple[str, ...]) -> None:
 @click.argument("message_file")
 @click.pass_context
 def hook_commit_msg(ctx: click.Context, message_file: str) -> None:
-    from sopgit.hooks import commit_msg_problem
+    from sopgit.hooks import commit_msg_problem, run_by_release
 
-    lib = library(ctx)
+    if run_by_release():
+        return
+    lib = library(ctx, recover=False)
     problem = commit_msg_problem(lib, path_arg(ctx, message_file))
     if problem is None:
         return

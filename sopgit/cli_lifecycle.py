@@ -318,7 +318,7 @@ def retire(
         planned = retirement.prepare(load_snapshot(lib), sop_id, reason, successor)
         click.echo("commit:\n" + "".join(f"    {line}\n" for line in planned.message.splitlines()))
         return
-    with release_lock(lib.repo.git_dir()):
+    with release_lock(lib.repo):
         done = retirement.retire(
             lib,
             sop_id,

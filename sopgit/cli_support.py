@@ -15,10 +15,17 @@ if TYPE_CHECKING:
 FORMATS = click.Choice(["text", "json"])
 
 
-def library(ctx: click.Context) -> Library:
+def library(ctx: click.Context, *, recover: bool = True) -> Library:
+    """The library of -C. First, a release that a killed sopgit left unfinished is
+    finished or undone (one line on stderr says which); git hooks skip that (RECOVER)."""
     from sopgit.workspace import open_library
 
-    return open_library(ctx.obj["cwd"])
+    lib = open_library(ctx.obj["cwd"])
+    if recover:
+        from sopgit.transaction import recover as finish_interrupted
+
+        finish_interrupted(lib.repo)
+    return lib
 
 
 def path_arg(ctx: click.Context, value: str) -> Path:

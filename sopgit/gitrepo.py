@@ -244,6 +244,8 @@ class GitRepo:
                     cwd=self.root,
                     input=input,
                     text=True,
+                    encoding="utf-8",
+                    errors="replace",
                     capture_output=True,
                     env={**os.environ, **self.env, **(env or {})},
                 )
@@ -388,6 +390,50 @@ class GitRepo:
     def git_dir(self) -> Path:
         path = Path(self.run("rev-parse", "--git-dir").strip())
         return path if path.is_absolute() else self.root / path
+
+    @property
+    def git_dir_path(self) -> Path:
+        """The repository's git folder (.git, or the worktree's own), without a process."""
+        return Path(self._repo.git_dir).resolve()
+
+    @property
+    def sopgit_dir(self) -> Path:
+        """Where sopgit keeps its lock, release journal and scratch files: .git/sopgit/."""
+        return self.git_dir_path / "sopgit"
+
+    def blob_contents(self, blobs: Mapping[str, str]) -> dict[str, bytes]:
+        """KEY -> the bytes of blob BLOBS[KEY], read in one git process."""
+        if not blobs:
+            return {}
+        keys = list(blobs)
+        request = "".join(f"{blobs[k]}\n" for k in keys).encode()
+        with tempfile.TemporaryFile() as stdin:
+            stdin.write(request)
+            stdin.seek(0)
+            try:
+                data = self._repo.git.execute(
+                    ["git", "cat-file", "--batch"], istream=stdin, stdout_as_string=False
+                )
+            except GitCommandError as err:
+                raise RepoError(f"git cat-file failed: {_reason(err)}", self.root) from None
+        found: dict[str, bytes] = {}
+        for key in keys:
+            header, _, data = data.partition(b"\n")
+            if header.endswith(b"missing"):
+                raise RepoError(f"blob {blobs[key]} of {key} is missing", self.root)
+            size = int(header.split()[2])
+            found[key] = data[:size]
+            data = data[size + 1 :]
+        return found
+
+    def signing_wanted(self) -> tuple[bool, bool]:
+        """(commit.gpgSign, tag.gpgSign) from git's configuration, in one process."""
+        try:
+            out = self.run("config", "--bool", "--get-regexp", r"^(commit|tag)\.gpgsign$")
+        except RepoError:
+            return False, False
+        values = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+        return values.get("commit.gpgsign") == "true", values.get("tag.gpgsign") == "true"
 
     def is_shallow(self) -> bool:
         return self.run("rev-parse", "--is-shallow-repository").strip() == "true"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -13,6 +14,7 @@ from sopgit.errors import UsageError
 from sopgit.gitrepo import GitRepo
 from sopgit.library import is_under
 from sopgit.resources import resource_dir
+from sopgit.transaction import RELEASE_ENV
 from sopgit.workspace import Library
 
 HOOKS = ("pre-commit", "commit-msg")
@@ -62,6 +64,12 @@ def install_hooks(
         target.write_text(script, encoding="utf-8")
         target.chmod(0o755)
     return [Installed(hook, target, legacy) for hook, target, legacy, _ in planned]
+
+
+def run_by_release() -> bool:
+    """Is this hook run by sopgit for its own release or retirement commit? sopgit checks
+    those itself before making them, so its hooks pass them (the user's own still run)."""
+    return os.environ.get(RELEASE_ENV) == "1"
 
 
 def pre_commit(lib: Library, files: list[Path]) -> CheckResult:

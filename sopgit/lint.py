@@ -102,11 +102,16 @@ def check_text(path: str, text: str, facts: LibraryFacts) -> list[Diagnostic]:
                 path, 1, "outside-root", f"SOP files belong under '{config.root}/'; move it there"
             )
         ]
-    fmt = config.format
     try:
-        doc = read_document(text, path, fmt)
+        doc = read_document(text, path, config.format)
     except DocumentError as err:
         return [Diagnostic(path, err.line or 1, "frontmatter", err.message)]
+    return check_document(doc, facts)
+
+
+def check_document(doc: Document, facts: LibraryFacts) -> list[Diagnostic]:
+    """The diagnostics of one SOP file that parsed (check_text, for a parsed DOC)."""
+    config, fmt = facts.config, facts.config.format
     found = _check_frontmatter(doc, facts)
     found += _check_sections(doc, fmt)
     found += _check_managed_table(doc, fmt) if fmt.history.markers else _check_history(doc, fmt)

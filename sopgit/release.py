@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from sopgit.approvals import APPROVED, Outcome
 from sopgit.commits import RELEASE_TRAILER
 from sopgit.docformat import update_sop
 from sopgit.errors import PolicyError, RepoError, UsageError
-from sopgit.gitrepo import message_file
+from sopgit.gitrepo import GitRepo
 from sopgit.history import HistoryRow, SopVersion, history_rows, table_lines
 from sopgit.snapshot import Snapshot, Sop
-from sopgit.swap import FileSwap
+from sopgit.transaction import (
+    CommitWrite,
+    FileWrite,
+    TagWrite,
+    Transaction,
+    recover_locked,
+    repo_lock,
+    step,
+)
 from sopgit.versioning import tag_name
 
-LOCK_FILE = "sopgit-release.lock"
 RETIRE_TRAILER = "Sopgit-Retire"
 
 
@@ -274,88 +279,83 @@ def preflight(snapshot: Snapshot, plan: ReleasePlan, allow_branch: bool) -> None
     for tag in plan.tags:
         if tag.name in existing:
             raise RepoError(f"tag {tag.name} already exists; nothing was released", repo.root)
+    refuse_check_errors(snapshot, plan)
 
 
 @contextmanager
-def release_lock(git_dir: Path) -> Iterator[None]:
-    """One release at a time per repository."""
-    lock = git_dir / LOCK_FILE
-    try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        raise RepoError(
-            "another sopgit release is running here; if none is, delete this file", lock
-        ) from None
-    try:
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
+def release_lock(repo: GitRepo) -> Iterator[None]:
+    """One release at a time per repository (.git/sopgit/lock, see sopgit.transaction);
+    a release a killed sopgit left unfinished is finished or undone first."""
+    with repo_lock(repo) as lock:
+        recover_locked(repo, lock)
         yield
-    finally:
-        lock.unlink(missing_ok=True)
 
 
 def apply_release(snapshot: Snapshot, plan: ReleasePlan, *, sign: bool = False) -> str:
-    """Write the files, make one commit and one annotated tag per SOP; or nothing at all.
+    """Make the release commit and one annotated tag per SOP, all or nothing.
 
-    Returns the release commit. On any failure the files, index, HEAD and tags are put
-    back as they were before the error is raised.
+    The objects are written first; then ONE ref transaction moves the branch from the
+    snapshot's HEAD and creates every tag; then the work tree and index follow (see
+    sopgit.transaction for the steps and what a kill leaves). Returns the commit.
     """
-    repo, root = snapshot.lib.repo, snapshot.lib.root
-    original = snapshot.head
-    assert original is not None
-    files = FileSwap()
-    created: list[str] = []
-    staged = committed = False
+    assert snapshot.head is not None
+    assert snapshot.branch is not None
+    with transaction(snapshot.lib.repo, snapshot.branch, snapshot.head) as txn:
+        made = add_release(txn, plan, sign=sign)
+        txn.apply()
+    txn.post_commit()
+    return made
+
+
+@contextmanager
+def transaction(repo: GitRepo, branch: str, head: str) -> Iterator[Transaction]:
+    """A Transaction on BRANCH at HEAD; a file that cannot be written (the disk is
+    full) is one line naming it."""
     try:
-        for update in plan.updates:
-            files.replace(root / update.path, update.after)
-        staged = True
-        repo.run("add", "--", *(u.path for u in plan.updates))
-        with message_file(plan.commit_message) as message:
-            repo.run("commit", "--quiet", "--cleanup=verbatim", "-F", message)
-        committed = True
-        commit = repo.head()
-        for tag in plan.tags:
-            with message_file(tag.message) as message:
-                repo.run(
-                    "tag",
-                    "-s" if sign else "-a",
-                    "--cleanup=verbatim",
-                    "-F",
-                    message,
-                    tag.name,
-                    commit,
-                )
-            created.append(tag.name)
-    except BaseException as err:
-        files.undo()  # renames only: works even when the disk is full
-        _roll_back(snapshot, plan, original, created, staged, committed)
-        if isinstance(err, OSError):  # e.g. the disk is full
-            raise RepoError(
-                f"cannot write {err.filename or 'a file'} ({err.strerror}); nothing was released",
-                root,
-            ) from None
-        raise
-    files.keep()
-    return commit
+        with Transaction(repo, branch, head) as txn:
+            yield txn
+    except OSError as err:
+        raise RepoError(
+            f"cannot write {err.filename or 'a file'} ({err.strerror}); nothing was released",
+            repo.root,
+        ) from None
 
 
-def _roll_back(
-    snapshot: Snapshot,
-    plan: ReleasePlan,
-    original: str,
-    tags: list[str],
-    staged: bool,
-    committed: bool,
-) -> None:
-    """Tags, branch and index as before; the files are put back by the caller."""
-    repo = snapshot.lib.repo
-    if tags:
-        repo.run("tag", "-d", *tags)
-    if committed:
-        repo.run("update-ref", "-m", "sopgit: roll back a failed release", "HEAD", original)
-    if staged:
-        repo.run("reset", "--quiet", original, "--", *(u.path for u in plan.updates))
+def add_release(txn: Transaction, plan: ReleasePlan, *, sign: bool = False) -> str:
+    """Add PLAN's commit and tags to TXN (objects only); returns the commit."""
+    sign_commit, sign_tags = txn.repo.signing_wanted()
+    change = CommitWrite(
+        tuple(FileWrite(u.path, _encoded(u.after)) for u in plan.updates), plan.commit_message
+    )
+    made = txn.commit(change, sign=sign_commit)
+    txn.tag([TagWrite(t.name, t.message) for t in plan.tags], sign=sign or sign_tags)
+    step("tags")
+    return made
+
+
+def _encoded(text: str | bytes) -> bytes:
+    return text if isinstance(text, bytes) else text.encode("utf-8")
+
+
+def refuse_check_errors(snapshot: Snapshot, plan: ReleasePlan) -> None:
+    """Refuse (exit 1) to release an SOP that `sopgit check` finds errors in, naming
+    each such SOP with its first error."""
+    from sopgit.checking import check_documents
+
+    docs = {}
+    for tag in plan.tags:
+        sop = snapshot.sops[tag.sop_id]
+        if sop.doc is not None:
+            docs[sop.path] = sop.doc
+    first: dict[str, str] = {}
+    for d in check_documents(snapshot, docs):
+        first.setdefault(d.path, f"{d.path}:{d.line}: {d.message}")
+    if first:
+        raise PolicyError(
+            "release refused, 'sopgit check' finds errors: "
+            + "; ".join(first.values())
+            + "; fix them and commit, then release"
+        )
 
 
 def push_release(snapshot: Snapshot, plan: ReleasePlan) -> None:

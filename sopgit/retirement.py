@@ -1,8 +1,8 @@
 """Retire an SOP: mark it withdrawn in one commit, then release that as its final version.
 
 The file and its history stay; `status: retired` (and `supersededBy:`) say it is
-obsolete, and the final tag records the reason. Both steps or neither: if the release
-fails, the retirement commit is undone.
+obsolete, and the final tag records the reason. Both steps or neither: the two commits
+and the tag are made in one git ref transaction.
 """
 
 from __future__ import annotations
@@ -12,9 +12,16 @@ from dataclasses import dataclass
 
 from sopgit.document import set_frontmatter_value
 from sopgit.errors import RepoError, UsageError
-from sopgit.release import RETIRE_TRAILER, ReleasePlan, apply_release, plan_release, preflight
+from sopgit.release import (
+    RETIRE_TRAILER,
+    ReleasePlan,
+    add_release,
+    plan_release,
+    preflight,
+    transaction,
+)
 from sopgit.snapshot import Snapshot, load_snapshot
-from sopgit.swap import FileSwap
+from sopgit.transaction import CommitWrite, FileWrite
 from sopgit.workspace import Library
 
 
@@ -74,7 +81,8 @@ def retire(
     allow_branch: bool = False,
     allow_unapproved: str | None = None,
 ) -> Retirement:
-    """Commit the retirement and, unless RELEASE is off, cut the final version."""
+    """Commit the retirement and, unless RELEASE is off, cut the final version: both
+    commits and the tag in one ref transaction (see sopgit.transaction), or nothing."""
     snapshot = load_snapshot(lib)
     retirement = prepare(snapshot, sop_id, reason, successor)
     repo, sop = lib.repo, snapshot.sops[retirement.sop_id]
@@ -82,24 +90,23 @@ def retire(
         raise RepoError("has uncommitted changes; commit or stash them before retiring", lib.root)
     original = snapshot.head
     assert original is not None, "a released SOP has history"
-    files = FileSwap()
-    try:
-        files.replace(lib.root / sop.path, retirement.text)
-        repo.commit_paths([sop.path], retirement.message)
-        if not release:
-            files.keep()
-            return retirement
-        after = load_snapshot(lib)
-        plan = plan_release(
-            after, [retirement.sop_id], date=date, allow_unapproved=allow_unapproved
+    if snapshot.branch is None:
+        raise RepoError("HEAD is detached; check out the release branch first", lib.root)
+    plan = None
+    with transaction(repo, snapshot.branch, original) as txn:
+        marked = txn.commit(
+            CommitWrite(
+                (FileWrite(sop.path, retirement.text.encode("utf-8")),), retirement.message
+            ),
+            sign=repo.signing_wanted()[0],
         )
-        preflight(after, plan, allow_branch)
-        apply_release(after, plan)
-    except BaseException:
-        files.undo()
-        if repo.head() != original:
-            repo.run("update-ref", "-m", "sopgit: roll back a failed retirement", "HEAD", original)
-        repo.run("reset", "--quiet", original, "--", sop.path)
-        raise
-    files.keep()
+        if release:
+            after = load_snapshot(lib, head=marked, overlay={sop.path: retirement.text})
+            plan = plan_release(
+                after, [retirement.sop_id], date=date, allow_unapproved=allow_unapproved
+            )
+            preflight(after, plan, allow_branch)
+            add_release(txn, plan)
+        txn.apply()
+    txn.post_commit()
     return Retirement(retirement.sop_id, retirement.message, retirement.text, plan)

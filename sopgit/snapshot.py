@@ -7,7 +7,7 @@ scan, one tag listing, and one rev-list when a latest tag is not reachable from 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -124,12 +124,18 @@ class Snapshot:
         return self.sops[key]
 
 
-def read_sops(lib: Library, files: list[SopFile] | None = None) -> dict[str, Sop]:
-    """SOP files (default: all) by id: the id key's, else the id in the file name."""
+def read_sops(
+    lib: Library, files: list[SopFile] | None = None, overlay: Mapping[str, str] | None = None
+) -> dict[str, Sop]:
+    """SOP files (default: all) by id: the id key's, else the id in the file name.
+    OVERLAY gives the text of some paths instead of the work tree's."""
     found: dict[str, Sop] = {}
     fmt = lib.config.format
     for file in sop_files(lib.root, lib.config) if files is None else files:
-        text = (lib.root / file.path).read_text(encoding="utf-8", errors="replace")
+        if overlay is not None and file.path in overlay:
+            text = overlay[file.path]
+        else:
+            text = (lib.root / file.path).read_text(encoding="utf-8", errors="replace")
         try:
             doc: Document | None = read_document(text, file.path, fmt)
         except DocumentError:
@@ -172,11 +178,15 @@ def legacy_of(sops: Iterable[Sop], fmt: Format) -> dict[str, Legacy]:
     return found
 
 
-def load_snapshot(lib: Library) -> Snapshot:
+def load_snapshot(
+    lib: Library, head: str | None = None, overlay: Mapping[str, str] | None = None
+) -> Snapshot:
+    """The library at HEAD; or at commit HEAD (not checked out: made, no ref moved yet)
+    whose files differ from the work tree's by OVERLAY (path -> text)."""
     repo = lib.repo
-    scan = repo.scan_history() if repo.has_commits() else None
+    scan = repo.scan_history(head or "HEAD") if head or repo.has_commits() else None
     tags = repo.tags()
-    sops = read_sops(lib)  # while git log runs
+    sops = read_sops(lib, overlay=overlay)  # while git log runs
     commits = scan.result() if scan else []
     head = commits[0].sha if commits else None
     history = History.build(

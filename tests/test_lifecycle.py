@@ -312,14 +312,16 @@ def test_retiring_twice_is_refused(run, released):
 
 
 def test_a_failed_final_release_undoes_the_retirement(run, released):
-    hook = released / ".git/hooks/pre-commit"
+    hook = released / ".git/hooks/commit-msg"
     # Let the retirement commit through, refuse the release commit after it.
-    hook.write_text("#!/bin/sh\ngit log -1 --format=%s | grep -q retire && exit 1\nexit 0\n")
+    hook.write_text("#!/bin/sh\ngrep -q '^release:' \"$1\" && exit 1\nexit 0\n")
     hook.chmod(0o755)
     before = tree_state(released)
-    run("-C", str(released), "retire", "ENG-002", "--reason", "Obsolete", expect=2)
+    result = run("-C", str(released), "retire", "ENG-002", "--reason", "Obsolete", expect=2)
+    assert "the commit-msg hook refused the commit" in result.stderr
     assert tree_state(released) == before
     assert not list(released.rglob("*.sopgit-*"))
+    assert not list((released / ".git/sopgit").iterdir())
 
 
 def test_retire_without_release_leaves_it_for_review(run, released):

@@ -12,8 +12,10 @@ import json
 import os
 import re
 import shutil
+import socket
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,7 +101,11 @@ def refused(run, root: Path, *args: str, says: str) -> str:
 
 
 def no_lock(root: Path) -> bool:
-    return not (root / ".git" / "sopgit-release.lock").exists()
+    """No lock, journal or scratch file is left under .git/sopgit/."""
+    folder = root / ".git" / "sopgit"
+    return not (root / ".git" / "sopgit-release.lock").exists() and (
+        not folder.exists() or not list(folder.iterdir())
+    )
 
 
 def executable(path: Path, text: str) -> None:
@@ -688,6 +694,38 @@ def test_refuses_when_nothing_is_pending(released, run):
     assert no_lock(released)
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "says"),
+    [
+        ("status: effective", "status: final", "'status' must be one of"),
+        ("version: 1.0.0", "version: v1.2.3", "'version' must be a semantic version"),
+    ],
+)
+def test_refuses_an_sop_that_check_finds_errors_in(released, run, before, after, says):
+    change(released, ENG_001, "fix(ENG-001): typo")
+    change(released, OPS_001, "fix(OPS-001): typo")
+    path = released / ENG_002
+    path.write_text(path.read_text().replace(before, after, 1))
+    commit_all(released, "fix(ENG-002): a hand edit of the frontmatter")
+    state, tags_before = tree_state(released), tags(released)
+
+    result = sopgit(run, released, "release", "--date", "2025-05-01", expect=1)
+
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("sopgit: release refused, 'sopgit check' finds errors: ")
+    assert f"{ENG_002}:" in lines[0]
+    assert says in lines[0]
+    assert ENG_001 not in lines[0]
+    assert OPS_001 not in lines[0]
+    assert_untouched(released, state, tags_before)
+    check = sopgit(run, released, "check", expect=1)
+    assert says in check.stdout
+    # Releasing only the SOPs that pass goes ahead.
+    sopgit(run, released, "release", "ENG-001", "OPS-001", "--date", "2025-05-01")
+    assert {"ENG-001/v1.0.1", "OPS-001/v1.0.1"} <= set(tags(released))
+
+
 def test_refuses_an_unknown_id(released, run):
     change(released, ENG_001, "fix(ENG-001): typo")
     before = tree_state(released)
@@ -697,37 +735,80 @@ def test_refuses_an_unknown_id(released, run):
     assert no_lock(released)
 
 
-def test_refuses_while_a_lock_file_is_present(released, run):
+HOLDER = """
+import fcntl, json, os, socket, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+record = {"pid": os.getpid(), "host": socket.gethostname(), "started": "2025-05-01T09:00:00Z"}
+os.write(fd, json.dumps(record).encode())
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_live_lock_owner_refuses_a_dead_one_is_taken_over(released, run):
     change(released, ENG_001, "fix(ENG-001): typo")
-    lock = released / ".git" / "sopgit-release.lock"
-    lock.write_text("12345")
-    before = tree_state(released)
-    refused(run, released, "--date", "2025-05-01", says="sopgit-release.lock")
-    assert tree_state(released) == before
-    assert lock.read_text() == "12345"  # someone else's lock is left alone
-    lock.unlink()
-    sopgit(run, released, "release", "--date", "2025-05-01")
+    lock = released / ".git" / "sopgit" / "lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(lock)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "locked\n"
+        before = tree_state(released)
+        line = refused(run, released, "--date", "2025-05-01", says="another sopgit command")
+        assert f"pid {holder.pid} on " in line
+        assert "started 2025-05-01T09:00:00Z" in line
+        assert tree_state(released) == before
+        sopgit(run, released, "status")  # a read-only command leaves a live lock alone
+        assert json.loads(lock.read_text())["pid"] == holder.pid
+    finally:
+        holder.kill()  # SIGKILL: the owner is gone, its record stays
+        holder.wait()
+    assert json.loads(lock.read_text())["pid"] == holder.pid
+
+    result = sopgit(run, released, "release", "--date", "2025-05-01")
+
+    note = result.stderr.splitlines()[0]
+    assert note.startswith(f"sopgit: took over the release lock of pid {holder.pid} on ")
+    assert "which is gone" in note
+    assert "ENG-001/v1.0.1" in tags(released)
     assert no_lock(released)
 
 
+def test_the_lock_records_its_owner_while_a_release_runs(released, run):
+    change(released, ENG_001, "fix(ENG-001): typo")
+    seen = released.parent / "lock-seen.json"
+    executable(released / ".git/hooks/pre-commit", f"#!/bin/sh\ncat .git/sopgit/lock > {seen}\n")
+
+    sopgit(run, released, "release", "--date", "2025-05-01")
+
+    owner = json.loads(seen.read_text())
+    assert owner["pid"] == os.getpid()  # CliRunner runs sopgit in this process
+    assert owner["host"] == socket.gethostname()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", owner["started"])
+    assert no_lock(released)
+
+
+def test_a_lock_file_of_an_earlier_sopgit_whose_process_is_gone_is_removed(released, run):
+    change(released, ENG_001, "fix(ENG-001): typo")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    legacy = released / ".git" / "sopgit-release.lock"
+    legacy.write_text(str(gone.pid))
+
+    result = sopgit(run, released, "release", "--date", "2025-05-01")
+
+    assert result.stderr.startswith(f"sopgit: removed the release lock of pid {gone.pid}")
+    assert not legacy.exists()
+    assert "ENG-001/v1.0.1" in tags(released)
+
+
 # --- faults part-way: all or nothing -----------------------------------------------
-
-
-def tag_objects(root: Path) -> set[str]:
-    """Names of every tag object in the object store, reachable or not."""
-    listing = git(root, "cat-file", "--batch-all-objects", "--batch-check")
-    names = set()
-    for line in listing.splitlines():
-        sha, kind, _ = line.split()
-        if kind == "tag":
-            header = git(root, "cat-file", "tag", sha).split("\n\n", 1)[0]
-            names.update(re.findall(r"^tag (.+)$", header, re.M))
-    return names
-
-
-def rolled_back(root: Path) -> bool:
-    """Did sopgit make its release commit and then take it back?"""
-    return "sopgit: roll back a failed release" in git(root, "reflog", "--format=%gs", "main")
 
 
 def assert_untouched(root: Path, before: dict, tags_before: list[str]) -> None:
@@ -737,7 +818,7 @@ def assert_untouched(root: Path, before: dict, tags_before: list[str]) -> None:
     assert git(root, "status", "--porcelain") == ""
 
 
-def test_a_rejected_release_commit_rolls_everything_back(released, run):
+def test_a_rejecting_pre_commit_hook_stops_the_release_with_nothing_changed(released, run):
     change(released, ENG_001, "fix(ENG-001): typo")
     change(released, CMP_001, "feat(CMP-001): add a step")
     executable(
@@ -745,29 +826,90 @@ def test_a_rejected_release_commit_rolls_everything_back(released, run):
     )
     before, tags_before = tree_state(released), tags(released)
 
-    line = refused(run, released, "--date", "2025-05-01", says="commit")
+    line = refused(run, released, "--date", "2025-05-01", says="the pre-commit hook refused")
 
     assert "not today" in line
+    assert "nothing was released" in line
     assert_untouched(released, before, tags_before)
-    assert not rolled_back(released)  # the commit never happened
 
 
-def test_a_tag_that_cannot_be_created_rolls_back_the_commit_and_earlier_tags(library, run):
+def test_the_users_hooks_see_the_release_commit_as_git_commit_would_show_it(released, run):
+    """pre-commit with the new index (GIT_INDEX_FILE), commit-msg with the message file."""
+    change(released, ENG_001, "fix(ENG-001): typo")
+    seen = released.parent / "seen"
+    executable(
+        released / ".git/hooks/pre-commit",
+        f"#!/bin/sh\ngit diff --cached --name-only > {seen}.staged\n"
+        f'echo "$SOPGIT_RELEASE" > {seen}.env\n',
+    )
+    executable(released / ".git/hooks/commit-msg", f'#!/bin/sh\ncp "$1" {seen}.msg\n')
+    executable(
+        released / ".git/hooks/post-commit", f"#!/bin/sh\ngit rev-parse HEAD > {seen}.head\n"
+    )
+
+    sopgit(run, released, "release", "--date", "2025-05-01")
+
+    assert (released.parent / "seen.staged").read_text() == f"{ENG_001}\n"
+    assert (released.parent / "seen.env").read_text() == "1\n"
+    assert (released.parent / "seen.msg").read_text() == git(released, "log", "-1", "--format=%B")[
+        :-1
+    ]
+    assert (released.parent / "seen.head").read_text().strip() == commit_of(released, "HEAD")
+
+
+def test_a_rejecting_commit_msg_hook_stops_the_release(released, run):
+    change(released, ENG_001, "fix(ENG-001): typo")
+    executable(released / ".git/hooks/commit-msg", "#!/bin/sh\necho 'msg: no' >&2\nexit 1\n")
+    before, tags_before = tree_state(released), tags(released)
+
+    refused(run, released, "--date", "2025-05-01", says="the commit-msg hook refused")
+
+    assert_untouched(released, before, tags_before)
+
+
+def test_sopgits_own_hooks_let_its_release_through(released, run):
+    """Installed hooks once rejected every release commit (the version rule)."""
+    change(released, ENG_001, "fix(ENG-001): typo")
+    sopgit(run, released, "hooks", "install")
+
+    result = sopgit(run, released, "release", "--date", "2025-05-01")
+
+    assert "ENG-001 1.0.0 -> 1.0.1" in result.stdout
+    assert commit_of(released, "ENG-001/v1.0.1") == commit_of(released, "HEAD")
+    assert git(released, "status", "--porcelain") == ""
+
+
+def test_a_post_commit_hook_that_adds_a_commit_cannot_move_the_tags(released, run):
+    change(released, ENG_001, "fix(ENG-001): typo")
+    change(released, OPS_001, "fix(OPS-001): typo")
+    executable(
+        released / ".git/hooks/post-commit",
+        "#!/bin/sh\ngit log -1 --format=%s | grep -q '^release:' || exit 0\n"
+        "git commit -q --allow-empty --no-verify -m 'chore: after the release'\n",
+    )
+    start = commit_of(released, "HEAD")
+
+    sopgit(run, released, "release", "--date", "2025-05-01")
+
+    release = commit_of(released, "HEAD~1")
+    assert git(released, "log", "-1", "--format=%s").strip() == "chore: after the release"
+    assert git(released, "rev-parse", f"{release}~1").strip() == start
+    assert commit_of(released, "ENG-001/v1.0.1") == release
+    assert commit_of(released, "OPS-001/v1.0.1") == release
+
+
+def test_a_tag_that_cannot_be_created_leaves_everything_as_it_was(library, run):
     """CMP-* and ENG-001 release together; refs/tags/ENG-001 blocks ENG-001/v1.0.0."""
     git(library, "tag", "ENG-001")
     before, tags_before = tree_state(library), tags(library)
 
-    refused(run, library, "--date", "2025-04-01", says="tag")
+    refused(run, library, "--date", "2025-04-01", says="nothing was released")
 
     assert_untouched(library, before, tags_before)
     assert tags(library) == ["ENG-001"]
-    # The commit and the CMP tags were made before ENG-001's failed, and were undone.
-    assert rolled_back(library)
-    assert {f"CMP-00{n}/v1.0.0" for n in range(1, 6)} <= tag_objects(library)
-    assert "ENG-002/v1.0.0" not in tag_objects(library)
 
 
-def test_a_reference_transaction_hook_refusing_a_tag_rolls_everything_back(released, run):
+def test_a_reference_transaction_hook_refusing_a_tag_leaves_everything_as_it_was(released, run):
     change(released, CMP_001, "fix(CMP-001): typo")
     change(released, ENG_001, "fix(ENG-001): typo")
     change(released, OPS_001, "fix(OPS-001): typo")
@@ -780,22 +922,19 @@ def test_a_reference_transaction_hook_refusing_a_tag_rolls_everything_back(relea
     )
     before, tags_before = tree_state(released), tags(released)
 
-    refused(run, released, "--date", "2025-05-01", says="tag")
+    refused(run, released, "--date", "2025-05-01", says="nothing was released")
 
     assert_untouched(released, before, tags_before)
-    assert rolled_back(released)
-    assert "CMP-001/v1.0.1" in tag_objects(released)  # made, then deleted
-    assert "OPS-001/v1.0.1" not in tag_objects(released)
 
 
 def test_a_tag_made_behind_sopgits_back_is_left_where_it_is(released, run):
-    """A post-commit hook creates ENG-001/v1.0.1 first: sopgit must not move or delete it."""
+    """A pre-commit hook creates ENG-001/v1.0.1 first: sopgit must not move or delete it."""
     change(released, ENG_001, "fix(ENG-001): typo")
     executable(
-        released / ".git/hooks/post-commit", "#!/bin/sh\ngit tag -m mine ENG-001/v1.0.1 HEAD~1\n"
+        released / ".git/hooks/pre-commit", "#!/bin/sh\ngit tag -m mine ENG-001/v1.0.1 HEAD~1\n"
     )
     before, tags_before = tree_state(released), tags(released)
-    mine = commit_of(released, "HEAD")  # HEAD~1 once the release commit is made
+    mine = commit_of(released, "HEAD~1")
 
     refused(run, released, "--date", "2025-05-01", says="ENG-001/v1.0.1")
 
@@ -803,7 +942,6 @@ def test_a_tag_made_behind_sopgits_back_is_left_where_it_is(released, run):
     assert tag_message(released, "ENG-001/v1.0.1").strip() == "mine"
     git(released, "tag", "-d", "ENG-001/v1.0.1")
     assert_untouched(released, before, tags_before)
-    assert rolled_back(released)
 
 
 # --- speed: git processes do not grow with the library ------------------------------

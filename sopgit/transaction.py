@@ -1,0 +1,559 @@
+"""Write commits and tags as ONE git transaction, and finish or undo one that was killed.
+
+The steps of a release, in order (SOPGIT_FAULT_KILL_AT=<step> makes sopgit SIGKILL
+itself right after that step; tests/test_faults.py kills a real release at each):
+
+  locked   the release lock under .git/sopgit/ is taken (owner pid, host, start time)
+  blobs    the new bytes of every file are blobs (`git hash-object -w --stdin-paths`)
+  tree     the tree is written from a temporary index (`read-tree`, `update-index`,
+           `write-tree` with GIT_INDEX_FILE under .git/sopgit/)
+  commit   the commit object exists (`git commit-tree`); no ref points at it
+  tags     the annotated tag objects exist (`git hash-object -t tag`, or `git tag -s`
+           in a scratch ref store when signing)
+  hooks    the repository's pre-commit and commit-msg hooks accepted the commit
+  journal  .git/sopgit/release.json records the branch, its old and new commit, the
+           tags and the files
+  refs     ONE `git update-ref --stdin` transaction moved the branch and created every
+           tag, the old values verified (branch: the commit released on; tags: none)
+  files    the changed files in the work tree hold the new bytes
+  index    the index holds the new blobs
+  done     the journal is removed (then the lock)
+
+Up to `journal` the repository is exactly as it was, plus objects nothing refers to;
+from `refs` on, the release is made. Whatever sopgit command runs next finds the
+journal: if the branch is at the new commit it finishes the files and index, else it
+drops the journal; either way it says so in one line on stderr. No helper file is ever
+written into the work tree: scratch files live in .git/sopgit/work/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sopgit.errors import RepoError
+from sopgit.gitrepo import GitRepo
+
+STEPS = (
+    "locked",
+    "blobs",
+    "tree",
+    "commit",
+    "tags",
+    "hooks",
+    "journal",
+    "refs",
+    "files",
+    "index",
+    "done",
+)
+FAULT_ENV = "SOPGIT_FAULT_KILL_AT"
+RELEASE_ENV = "SOPGIT_RELEASE"  # set for the hooks sopgit runs; its own hooks then pass
+JOURNAL = "release.json"
+LOCK = "lock"
+WORK = "work"
+LEGACY_LOCK = "sopgit-release.lock"  # before sopgit 0.2, beside .git/HEAD
+ZERO = "0" * 40
+
+
+def step(name: str) -> None:
+    """Mark step NAME done; under fault injection, die here as a power cut would."""
+    assert name in STEPS, name
+    if os.environ.get(FAULT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class FileWrite:
+    path: str  # relative to the work tree root, POSIX
+    data: bytes
+
+
+@dataclass(frozen=True)
+class TagWrite:
+    name: str  # without refs/tags/
+    message: str
+
+
+@dataclass(frozen=True)
+class CommitWrite:
+    files: tuple[FileWrite, ...]
+    message: str
+
+
+# --- the lock ------------------------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def _owner_text(owner: Mapping[str, Any]) -> str:
+    return (
+        f"pid {owner.get('pid', '?')} on {owner.get('host', '?')}, "
+        f"started {owner.get('started', '?')}"
+    )
+
+
+def _read_owner(fd: int) -> dict[str, Any] | None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    raw = os.read(fd, 4096)
+    if not raw.strip():
+        return None
+    try:
+        owner = json.loads(raw)
+    except ValueError:
+        return {"pid": "?", "host": "?", "started": "?"}
+    return owner if isinstance(owner, dict) else {"pid": "?", "host": "?", "started": "?"}
+
+
+def _note(text: str) -> None:
+    print(f"sopgit: {text}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Lock:
+    held: bool
+    taken_over: dict[str, Any] | None = None  # the record of a dead owner it replaced
+
+
+@contextmanager
+def repo_lock(repo: GitRepo, *, refuse: bool = True, announce: bool = True) -> Iterator[Lock]:
+    """Hold .git/sopgit/lock, which records its owner (pid, host, start time).
+
+    The lock is an flock on that file, so an owner killed by SIGKILL releases it; its
+    record stays behind and the next owner takes it over with a one-line note (unless
+    ANNOUNCE is off). A live owner (one holding the flock, or a live pid on this host,
+    or any owner on another host) is a one-line error, exit 2; with REFUSE off the
+    lock is yielded not held instead.
+    """
+    folder = repo.sopgit_dir
+    path = folder / LOCK
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RepoError(f"cannot create {folder} ({err.strerror})", repo.root) from None
+    host = socket.gethostname()
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise RepoError(f"cannot open the release lock ({err.strerror})", path) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked = True
+        except OSError:
+            locked = False
+        owner = _read_owner(fd)
+        if locked:
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:  # the previous owner removed the file meanwhile: lock the new one
+                os.close(fd)
+                continue
+        live = not locked or (
+            owner is not None
+            and (
+                owner.get("host") != host
+                or not isinstance(owner.get("pid"), int)
+                or _alive(owner["pid"])
+            )
+        )
+        if live:
+            os.close(fd)
+            if not refuse:
+                yield Lock(False)
+                return
+            who = f" ({_owner_text(owner)})" if owner else ""
+            raise RepoError(
+                f"another sopgit command{who} is releasing in this repository; wait for it "
+                "to finish (if that process is not sopgit, delete this file)",
+                path,
+            )
+        break
+    try:
+        if owner is not None and announce:
+            _note(f"took over the release lock of {_owner_text(owner)}, which is gone")
+        record = {
+            "pid": os.getpid(),
+            "host": host,
+            "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, json.dumps(record).encode())
+        yield Lock(True, owner)
+    finally:
+        try:
+            path.unlink(missing_ok=True)  # ours: nobody else can hold it meanwhile
+        finally:
+            os.close(fd)  # the flock goes with the descriptor
+
+
+# --- recovery -----------------------------------------------------------------------
+
+
+def needs_recovery(repo: GitRepo) -> bool:
+    """Cheap (a few stat calls): is anything left by a release that did not finish?"""
+    folder = repo.sopgit_dir
+    return (
+        (folder / JOURNAL).exists()
+        or (folder / WORK).exists()
+        or (folder / LOCK).exists()
+        or (repo.git_dir_path / LEGACY_LOCK).exists()
+    )
+
+
+def recover(repo: GitRepo) -> None:
+    """Finish or undo a release that was killed; a release still running is left alone."""
+    if os.environ.get(RELEASE_ENV):
+        return  # a hook that a running release started
+    if not needs_recovery(repo):
+        return
+    _legacy_lock(repo)
+    if not (repo.sopgit_dir.exists()):
+        return
+    with repo_lock(repo, refuse=False, announce=False) as lock:
+        if lock.held:
+            recover_locked(repo, lock)
+
+
+def recover_locked(repo: GitRepo, lock: Lock) -> None:
+    """With the lock held: finish or undo what the journal says, drop scratch files.
+    One line on stderr says what was done."""
+    folder = repo.sopgit_dir
+    journal = folder / JOURNAL
+    if not journal.exists() and lock.taken_over is not None:
+        _note(
+            f"took over the release lock of {_owner_text(lock.taken_over)}, which is gone; "
+            "its release had not been made, nothing was changed"
+        )
+    if journal.exists():
+        try:
+            record = json.loads(journal.read_text(encoding="utf-8"))
+            branch, old, new = record["branch"], record["old"], record["new"]
+            files = [(str(p), str(m), str(b)) for p, m, b in record["files"]]
+            tags = dict(record["tags"])
+        except (OSError, ValueError, KeyError, TypeError):
+            _note(f"dropped an unreadable release journal ({journal})")
+            journal.unlink(missing_ok=True)
+        else:
+            at = _ref_value(repo, branch)
+            short = branch.removeprefix("refs/heads/")
+            if at == new:
+                _finish(repo, files, None)
+                journal.unlink()
+                _note(
+                    f"finished an interrupted release: {short} is at {new[:10]} with "
+                    f"{len(tags)} new tag(s); the work tree and index are now up to date"
+                )
+            elif at == old:
+                journal.unlink()
+                _note(
+                    "undid an interrupted release that had not been made: "
+                    f"{short} and the tags are as they were"
+                )
+            else:
+                journal.unlink()
+                _note(
+                    f"dropped the journal of an interrupted release: {short} has moved "
+                    "since, so the work tree is left as it is"
+                )
+    shutil.rmtree(folder / WORK, ignore_errors=True)
+
+
+def _legacy_lock(repo: GitRepo) -> None:
+    """The lock file of earlier versions: taken over when its process is gone."""
+    legacy = repo.git_dir_path / LEGACY_LOCK
+    try:
+        text = legacy.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return
+    if text.isdigit() and not _alive(int(text)):
+        legacy.unlink(missing_ok=True)
+        _note(f"removed the release lock of pid {text}, which is gone ({legacy})")
+
+
+def _ref_value(repo: GitRepo, ref: str) -> str | None:
+    try:
+        return repo.run("rev-parse", "--verify", "--quiet", ref, "--").strip() or None
+    except RepoError:
+        return None
+
+
+# --- writing ------------------------------------------------------------------------
+
+
+class Transaction:
+    """Commits on top of the current branch and tags on the last, made in one go."""
+
+    def __init__(self, repo: GitRepo, branch: str, head: str) -> None:
+        self.repo = repo
+        self.branch = f"refs/heads/{branch}"
+        self.old = head
+        self.tip = head
+        self.work = repo.sopgit_dir / WORK
+        self.files: dict[str, tuple[str, str, bytes]] = {}  # path -> (mode, blob, data)
+        self.tags: dict[str, str] = {}  # refs/tags/NAME -> tag object
+        self._hooks_env = {RELEASE_ENV: "1"}
+
+    def __enter__(self) -> Transaction:
+        shutil.rmtree(self.work, ignore_errors=True)
+        try:
+            self.work.mkdir(parents=True)
+        except OSError as err:
+            raise RepoError(f"cannot create {self.work} ({err.strerror})", self.repo.root) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def _scratch(self, name: str, data: bytes) -> Path:
+        path = self.work / name
+        path.write_bytes(data)
+        return path
+
+    def commit(self, change: CommitWrite, *, sign: bool = False, hooks: bool = True) -> str:
+        """Make the commit objects of CHANGE on top of the last one (no ref moves)."""
+        repo = self.repo
+        names: list[str] = []
+        for number, file in enumerate(change.files):
+            try:
+                names.append(str(self._scratch(f"blob-{number}", file.data)))
+            except OSError as err:
+                raise OSError(err.errno, err.strerror, file.path) from None
+        blobs = repo.run(
+            "hash-object", "-w", "--no-filters", "--stdin-paths", input="\n".join(names) + "\n"
+        ).split()
+        step("blobs")
+        index = self.work / "index"
+        env = {"GIT_INDEX_FILE": str(index)}
+        paths = [f.path for f in change.files]
+        repo.run("read-tree", self.tip, env=env)
+        modes = _modes(repo, self.tip, paths)
+        entries = []
+        for file, blob in zip(change.files, blobs, strict=True):
+            mode = modes.get(file.path, "100644")
+            entries.append(f"{mode} {blob}\t{file.path}\0")
+            self.files[file.path] = (mode, blob, file.data)
+        repo.run("update-index", "-z", "--index-info", env=env, input="".join(entries))
+        tree = repo.run("write-tree", env=env).strip()
+        step("tree")
+        message = self._scratch("message", change.message.encode("utf-8"))
+        commit = repo.run(
+            "commit-tree", tree, "-p", self.tip, "-F", str(message), *(["-S"] if sign else [])
+        ).strip()
+        step("commit")
+        if hooks:
+            self._hook("pre-commit", env=env)
+            self._hook("commit-msg", str(message))
+        index.unlink(missing_ok=True)
+        self.tip = commit
+        return commit
+
+    def _hook(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> None:
+        try:
+            self.repo.run(
+                "hook",
+                "run",
+                "--ignore-missing",
+                name,
+                "--",
+                *args,
+                env={**self._hooks_env, **(env or {})},
+            )
+        except RepoError as err:
+            reason = err.message.removeprefix("git hook failed: ")
+            raise RepoError(
+                f"the {name} hook refused the commit ({reason}); nothing was released",
+                self.repo.root,
+            ) from None
+
+    def tag(self, tags: Sequence[TagWrite], *, sign: bool = False) -> None:
+        """Make annotated tag objects on the last commit (no ref is created)."""
+        repo = self.repo
+        if not tags:
+            return
+        if sign:
+            made = self._signed_tags(tags)
+        else:
+            tagger = repo.run("var", "GIT_COMMITTER_IDENT").strip()
+            names = []
+            for number, tag in enumerate(tags):
+                body = (
+                    f"object {self.tip}\ntype commit\ntag {tag.name}\ntagger {tagger}\n\n"
+                    f"{tag.message}"
+                )
+                names.append(str(self._scratch(f"tag-{number}", body.encode("utf-8"))))
+            objects = repo.run(
+                "hash-object", "-t", "tag", "-w", "--stdin-paths", input="\n".join(names) + "\n"
+            ).split()
+            made = dict(zip((t.name for t in tags), objects, strict=True))
+        for tag in tags:
+            self.tags[f"refs/tags/{tag.name}"] = made[tag.name]
+
+    def _signed_tags(self, tags: Sequence[TagWrite]) -> dict[str, str]:
+        """`git tag -s` (git's own signing setup) into a scratch ref store that shares the
+        repository's objects and configuration, so no ref of the repository moves."""
+        repo = self.repo
+        scratch = self.work / "signing"
+        (scratch / "refs").mkdir(parents=True)
+        (scratch / "HEAD").write_text("ref: refs/heads/main\n", encoding="utf-8")
+        config = repo.git_dir_path / "config"
+        (scratch / "config").write_text(
+            f"[include]\n\tpath = {json.dumps(str(config))}\n", encoding="utf-8"
+        )
+        objects = repo.run("rev-parse", "--git-path", "objects").strip()
+        objects_dir = Path(objects) if Path(objects).is_absolute() else repo.root / objects
+        env = {"GIT_DIR": str(scratch), "GIT_OBJECT_DIRECTORY": str(objects_dir)}
+        for number, tag in enumerate(tags):
+            message = self._scratch(f"tag-{number}.txt", tag.message.encode("utf-8"))
+            repo.run(
+                "tag", "-s", "--cleanup=verbatim", "-F", str(message), tag.name, self.tip, env=env
+            )
+        listing = repo.run(
+            "for-each-ref", "--format=%(refname:strip=2)%00%(objectname)", "refs/tags", env=env
+        )
+        return dict(line.split("\0", 1) for line in listing.splitlines() if "\0" in line)
+
+    def apply(self) -> None:
+        """Journal, one ref transaction, then the work tree and index; or nothing."""
+        repo = self.repo
+        step("hooks")
+        journal = repo.sopgit_dir / JOURNAL
+        record = {
+            "branch": self.branch,
+            "old": self.old,
+            "new": self.tip,
+            "tags": self.tags,
+            "files": [[p, mode, blob] for p, (mode, blob, _) in self.files.items()],
+        }
+        temporary = self.work / "journal.tmp"
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(record, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, journal)
+        step("journal")
+        commands = [f"update {self.branch}\0{self.tip}\0{self.old}\0"]
+        commands += [f"create {ref}\0{obj}\0" for ref, obj in self.tags.items()]
+        try:
+            repo.run(
+                "update-ref",
+                "-z",
+                "-m",
+                "sopgit: release",
+                "--stdin",
+                input="start\0" + "".join(commands) + "prepare\0commit\0",
+            )
+        except RepoError as err:
+            journal.unlink(missing_ok=True)
+            raise RepoError(
+                f"{err.message.removeprefix('git update-ref failed: ')}; nothing was released",
+                repo.root,
+            ) from None
+        step("refs")
+        try:
+            _finish(repo, [(p, m, b) for p, (m, b, _) in self.files.items()], self.files)
+        except OSError as err:
+            raise RepoError(
+                f"the release is made, but {err.filename or 'a file'} could not be written "
+                f"({err.strerror}); make room and run any sopgit command to finish it",
+                repo.root,
+            ) from None
+        journal.unlink()
+        step("done")
+
+    def post_commit(self) -> None:
+        """git's post-commit, for what a user hangs on it (its exit status is ignored)."""
+        try:
+            self.repo.run("hook", "run", "--ignore-missing", "post-commit", env=self._hooks_env)
+        except RepoError as err:
+            _note(f"warning: the post-commit hook failed ({err.message})")
+
+
+def _modes(repo: GitRepo, tree: str, paths: list[str]) -> dict[str, str]:
+    if not paths:
+        return {}
+    listing = repo.run("ls-tree", "-z", tree, "--", *paths)
+    modes = {}
+    for entry in listing.split("\0"):
+        if "\t" in entry:
+            info, path = entry.split("\t", 1)
+            modes[path] = info.split()[0]
+    return modes
+
+
+def _finish(
+    repo: GitRepo,
+    files: list[tuple[str, str, str]],
+    data: Mapping[str, tuple[str, str, bytes]] | None,
+) -> None:
+    """Bring the work tree and then the index up to FILES (path, mode, blob); idempotent.
+
+    The bytes come from DATA, or from the object store when a later command finishes
+    a killed release. Each file is replaced by a rename, never left half-written.
+    """
+    work = repo.sopgit_dir / WORK
+    work.mkdir(parents=True, exist_ok=True)
+    contents = (
+        {p: d for p, (_, _, d) in data.items()}
+        if data is not None
+        else repo.blob_contents({p: b for p, _, b in files})
+    )
+    for path, mode, _ in files:
+        _replace(repo.root / path, contents[path], mode, work)
+    step("files")
+    index = repo.git_dir_path / "index"
+    staged = work / "index.next"
+    shutil.copyfile(index, staged)
+    repo.run(
+        "update-index",
+        "-z",
+        "--index-info",
+        env={"GIT_INDEX_FILE": str(staged)},
+        input="".join(f"{mode} {blob}\t{path}\0" for path, mode, blob in files),
+    )
+    os.replace(staged, index)
+    step("index")
+
+
+def _replace(target: Path, data: bytes, mode: str, work: Path) -> None:
+    if target.is_symlink() or not target.parent.is_dir():
+        raise OSError(errno.EINVAL, "not a regular file in the work tree", str(target))
+    temporary = work / "file.next"
+    try:
+        temporary.write_bytes(data)
+        if target.exists():
+            shutil.copymode(target, temporary)
+        else:
+            temporary.chmod(0o755 if mode == "100755" else 0o644)
+        try:
+            os.replace(temporary, target)
+        except OSError as err:
+            if err.errno != errno.EXDEV:
+                raise
+            target.write_bytes(data)  # .git on another file system: no atomic rename
+    except OSError as err:
+        temporary.unlink(missing_ok=True)
+        raise OSError(err.errno, err.strerror, str(target)) from None
