@@ -397,6 +397,11 @@ class GitRepo:
         return Path(self._repo.git_dir).resolve()
 
     @property
+    def common_dir_path(self) -> Path:
+        """The folder holding refs and objects (differs from git_dir_path in a worktree)."""
+        return Path(self._repo.common_dir).resolve()
+
+    @property
     def sopgit_dir(self) -> Path:
         """Where sopgit keeps its lock, release journal and scratch files: .git/sopgit/."""
         return self.git_dir_path / "sopgit"

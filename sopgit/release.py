@@ -288,6 +288,7 @@ def release_lock(repo: GitRepo) -> Iterator[None]:
     a release a killed sopgit left unfinished is finished or undone first."""
     with repo_lock(repo) as lock:
         recover_locked(repo, lock)
+        step("locked")
         yield
 
 

@@ -243,43 +243,77 @@ def recover_locked(repo: GitRepo, lock: Lock) -> None:
     One line on stderr says what was done."""
     folder = repo.sopgit_dir
     journal = folder / JOURNAL
-    if not journal.exists() and lock.taken_over is not None:
-        _note(
-            f"took over the release lock of {_owner_text(lock.taken_over)}, which is gone; "
-            "its release had not been made, nothing was changed"
-        )
     if journal.exists():
         try:
             record = json.loads(journal.read_text(encoding="utf-8"))
-            branch, old, new = record["branch"], record["old"], record["new"]
+            branch, old, new = str(record["branch"]), str(record["old"]), str(record["new"])
             files = [(str(p), str(m), str(b)) for p, m, b in record["files"]]
-            tags = dict(record["tags"])
+            tags = {str(k): str(v) for k, v in dict(record["tags"]).items()}
         except (OSError, ValueError, KeyError, TypeError):
             _note(f"dropped an unreadable release journal ({journal})")
-            journal.unlink(missing_ok=True)
         else:
-            at = _ref_value(repo, branch)
-            short = branch.removeprefix("refs/heads/")
-            if at == new:
-                _finish(repo, files, None)
-                journal.unlink()
-                _note(
-                    f"finished an interrupted release: {short} is at {new[:10]} with "
-                    f"{len(tags)} new tag(s); the work tree and index are now up to date"
-                )
-            elif at == old:
-                journal.unlink()
-                _note(
-                    "undid an interrupted release that had not been made: "
-                    f"{short} and the tags are as they were"
-                )
-            else:
-                journal.unlink()
-                _note(
-                    f"dropped the journal of an interrupted release: {short} has moved "
-                    "since, so the work tree is left as it is"
-                )
+            _note(_resume(repo, branch, old, new, files, tags))
+        journal.unlink(missing_ok=True)
+    elif lock.taken_over is not None:
+        _note(
+            f"took over the release lock of {_owner_text(lock.taken_over)}, which is gone; "
+            "no release was left half-made"
+        )
     shutil.rmtree(folder / WORK, ignore_errors=True)
+
+
+def _resume(
+    repo: GitRepo,
+    branch: str,
+    old: str,
+    new: str,
+    files: list[tuple[str, str, str]],
+    tags: dict[str, str],
+) -> str:
+    """Finish or undo a journaled release; what was done, for the user.
+
+    The ref transaction either never reached its commit (no ref moved: the release was
+    not made) or did. git's files backend commits ref by ref, so a kill inside the
+    commit can leave some refs moved and lock files (`<ref>.lock`) on the others: the
+    release is then made, and the remaining refs are moved here.
+    """
+    wanted = {branch: new, **tags}
+    listing = repo.run("for-each-ref", "--format=%(refname)%00%(objectname)", branch, "refs/tags")
+    values = dict(line.split("\0", 1) for line in listing.splitlines() if "\0" in line)
+    short = branch.removeprefix("refs/heads/")
+    moved = [ref for ref, target in wanted.items() if values.get(ref) == target]
+    common = repo.common_dir_path
+    for ref in wanted:
+        if ref not in moved:  # left by the killed transaction, which held them
+            (common / f"{ref}.lock").unlink(missing_ok=True)
+    if not moved:
+        return (
+            "undid an interrupted release that had not been made: "
+            f"{short} and the tags are as they were"
+        )
+    at = values.get(branch)
+    commands = [f"create {ref}\0{tags[ref]}\0" for ref in tags if ref not in moved]
+    if at == old:
+        commands.append(f"update {branch}\0{new}\0{old}\0")
+    if commands:
+        repo.run(
+            "update-ref",
+            "-z",
+            "-m",
+            "sopgit: release (finished)",
+            "--stdin",
+            input="start\0" + "".join(commands) + "prepare\0commit\0",
+        )
+    if at in (old, new):
+        _finish(repo, files, None)
+        return (
+            f"finished an interrupted release: {short} is at {new[:10]} with "
+            f"{len(tags)} new tag(s); the work tree and index are up to date"
+        )
+    return (
+        f"finished the tags of an interrupted release; {short} has moved on since, "
+        "so the work tree is left as it is"
+    )
 
 
 def _legacy_lock(repo: GitRepo) -> None:
@@ -292,13 +326,6 @@ def _legacy_lock(repo: GitRepo) -> None:
     if text.isdigit() and not _alive(int(text)):
         legacy.unlink(missing_ok=True)
         _note(f"removed the release lock of pid {text}, which is gone ({legacy})")
-
-
-def _ref_value(repo: GitRepo, ref: str) -> str | None:
-    try:
-        return repo.run("rev-parse", "--verify", "--quiet", ref, "--").strip() or None
-    except RepoError:
-        return None
 
 
 # --- writing ------------------------------------------------------------------------
