@@ -9,6 +9,7 @@ signature check for all approval commits, one rev-list for a round).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -170,13 +171,10 @@ def object_ids(repo: GitRepo, names: list[str]) -> dict[str, str]:
         "cat-file", "--batch-check=%(objectname)", input="".join(f"{n}\n" for n in asked)
     )
     found = {}
-    for name in asked:  # git answers each line, in order
-        missing = f"{name} missing\n"
-        if out.startswith(missing):
-            out = out[len(missing) :]
-            continue
-        line, _, out = out.partition("\n")
-        found[name] = line.strip()
+    for name, line in zip(asked, out.split("\n"), strict=False):  # one answer a line, in order
+        answer = line.strip()  # an object id, or `NAME missing` (or `ambiguous`)
+        if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", answer):
+            found[name] = answer
     return found
 
 

@@ -487,6 +487,12 @@ def test_a_review_of_an_older_head_does_not_approve_what_was_pushed_after_it(gov
     assert f"  stale    @lee-chen {stale}, 2026-03-01T12:00:00Z\n" in text
     assert "  missing  peer, manager" in text
     assert "approved @" not in text
+    markdown = sopgit(run, governed, "review-round", "--pr", "12", "--format", "markdown").stdout
+    assert (
+        f"- Stale, not counted: `@lee-chen` approved an earlier version (commit {first[:10]}), "
+        "GitHub review of pull request #12\n" in markdown
+    )
+    assert "| **peer**, **manager** |" in markdown
     report = json.loads(
         sopgit(run, governed, "review-round", "--pr", "12", "--format", "json").stdout
     )
