@@ -109,6 +109,7 @@ def review_round(
         if report.pull_request is None:
             raise UsageError("--comment needs the pull request: give --pr N")
         assert client is not None
+        client.max_requests = None  # the cap bounds the look-ups, not posting the report
         url = client.upsert_comment(
             report.pull_request, markdown, MARKER, create=bool(report.items)
         )

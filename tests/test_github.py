@@ -816,6 +816,10 @@ def test_a_release_of_50_sops_and_500_commits_stays_under_the_request_cap(
             }
         elif path == f"{MANAGERS}/lee-chen":
             body = membership("lee-chen")
+        elif path == "/repos/acme/sops/issues/999/comments":
+            body = {"id": 1, "html_url": "https://github.com/acme/sops/pull/999#issuecomment-1"}
+            if request.method == "GET":
+                body = []
         else:
             return Response(json.dumps(NOT_FOUND), status=404, content_type="application/json")
         return Response(json.dumps(body), content_type="application/json")
@@ -851,6 +855,16 @@ def test_a_release_of_50_sops_and_500_commits_stays_under_the_request_cap(
     assert data["unattributed"] == sorted([*unattributed, marks[squashed[320]]])
     assert data["github_requests"] == 60
     assert data["ready"] is False
+    # The cap bounds the look-ups; the report is still posted on the pull request.
+    api.clear_log()
+    result = sopgit(run, root, "review-round", "--pr", "999", "--comment", "--format", "json")
+    assert json.loads(result.stdout)["unattributed"] == unattributed
+    assert [(r.method, r.path) for r, _ in api.log[60:]] == [
+        ("GET", "/repos/acme/sops/issues/999/comments"),
+        ("POST", "/repos/acme/sops/issues/999/comments"),
+    ]
+    posted = json.loads(api.log[-1][0].get_data())["body"]
+    assert "- No pull request known (GitHub request cap) for `" in posted
 
     # The default cap (200) is enough: every pull request and unnamed commit asked once.
     (root / "sopgit.toml").write_text(PEER_AND_MANAGER, encoding="utf-8")
