@@ -772,3 +772,27 @@ def test_init_writes_the_stale_and_cap_keys_commented(tmp_path, run):
         )
     )
     assert (config.approval_stale, config.github_max_requests) == ("void", 200)
+
+
+def test_binding_reads_git_in_a_fixed_number_of_processes(governed, run, monkeypatch, tmp_path):
+    """One approved SOP or nine, each with its own approved commits: the same number of
+    git processes (the blobs of every SOP at every approved commit in one cat-file)."""
+    from test_release import git_processes
+
+    found = (governed / "sops").rglob("*.md")
+    paths = sorted(str(p.relative_to(governed)) for p in found if "compliance" not in p.parts)
+    assert len(paths) >= 9
+    counts = []
+    for many in (False, True):
+        root = tmp_path / ("many" if many else "one")
+        shutil.copytree(governed, root)
+        for n, path in enumerate(paths if many else paths[:1]):
+            edit(root, path, f"Change {n}.")
+            commit_as(root, BEN, f"fix: change {n}\n\n{APPROVALS}", f"2026-03-01T09:{n:02}:00Z")
+        counts.append(
+            [
+                git_processes(run, root, monkeypatch, tmp_path / "t", "review-round"),
+                git_processes(run, root, monkeypatch, tmp_path / "t", "release", "--dry-run"),
+            ]
+        )
+    assert counts[0] == counts[1]
