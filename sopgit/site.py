@@ -29,6 +29,7 @@ from markdown_it.token import Token
 from markupsafe import Markup
 
 from sopgit import progress
+from sopgit.approvals import file_names
 from sopgit.catalog import department_of, index_context, long_date
 from sopgit.changelog import Changelog, changelog_context
 from sopgit.docformat import read_document
@@ -516,23 +517,9 @@ def parse_sop(sop_id: str, path: str, text: str, fmt: Any) -> Sop:
 
 
 def former_paths(commits: Iterable[Commit], paths: Mapping[str, str]) -> dict[str, list[str]]:
-    """Every name each SOP's file had, its current one first, from the renames in COMMITS."""
-    renamed_from: dict[str, list[str]] = {}
-    for commit in commits:
-        for change in commit.changes:
-            if change.status == "R" and change.old_path is not None:
-                renamed_from.setdefault(change.path, []).append(change.old_path)
-    found: dict[str, list[str]] = {}
-    for path, sop_id in paths.items():
-        seen: list[str] = []
-        stack = [path]
-        while stack:
-            name = stack.pop(0)
-            if name not in seen:
-                seen.append(name)
-                stack.extend(renamed_from.get(name, ()))
-        found[sop_id] = seen
-    return found
+    """Every name each SOP's file had, by id, its current one first."""
+    names = file_names(commits, paths)
+    return {sop_id: names[path] for path, sop_id in paths.items()}
 
 
 # --- the plan: every page and its context --------------------------------------------------
@@ -826,6 +813,8 @@ def _draft_view(given: SopInput, path: str, released: str | None) -> dict[str, A
         "kind": "draft",
         "version": None,
         "released": released,
+        # an adopted SOP's hand-recorded version, which no release tag holds the text of
+        "recorded": str(version.legacy) if version.legacy and not released else None,
         "effective": None,
         "approved_by": "",
         "author": ", ".join(version.authors),
