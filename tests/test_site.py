@@ -695,6 +695,25 @@ def test_retired_and_never_released_sops(example, run):
     assert f'"sop":"{new.stem}"' not in data  # only effective text is searched
 
 
+def test_an_adopted_sop_without_a_release_tag_shows_its_file_as_a_draft(tmp_path, run):
+    from adopt_fixtures import frontmatter_library
+
+    root = tmp_path / "qms"
+    root.mkdir()
+    frontmatter_library(root)
+    run("-C", str(root), "init", "--adopt")
+    commit_all(root, "chore: adopt the library")
+    run("-C", str(root), "build")
+    rows = json.loads(run("-C", str(root), "status", "--format", "json").stdout)
+    row = next(r for r in rows if r["version"])
+    text = (root / f"_site/sops/{row['id']}.html").read_text(encoding="utf-8")
+
+    assert "Draft of the next version, not approved." in text
+    assert f"Version {row['version']} was recorded by hand before sopgit" in text
+    assert "Printed copy" not in text
+    assert not (root / f"_site/sops/{row['id']}").exists()  # no tag, no version page
+
+
 @pytest.mark.parametrize("today", [TODAY, "2026-12-01"])
 def test_home_cards_count_what_a_manager_asks(built, tmp_path, monkeypatch, today):
     monkeypatch.setenv("SOPGIT_TODAY", today)
