@@ -402,3 +402,42 @@ def test_training_and_ack_show_what_changed_since_the_acknowledged_version(examp
         "changed since v1.0.0, which you acknowledged: sopgit diff ENG-001 1.0.0 1.1.0\n"
     )
     assert "Changed since" not in sopgit(run, example, "training", "ENG-001").stdout
+
+
+@pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
+def test_a_signed_approval_commit_is_verified_in_the_manifest(library, run, monkeypatch):
+    monkeypatch.setenv("SOPGIT_TODAY", "2026-04-01")
+    sopgit(run, library, "release", "--date", "2025-04-01")
+    keys = library.parent / "keys"
+    keys.mkdir()
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "lee", "-f", str(keys / "lee")],
+        check=True,
+    )
+    public = (keys / "lee.pub").read_text().strip()
+    (keys / "allowed").write_text(f'lee@acme.example namespaces="git" {public}\n')
+    git(library, "config", "gpg.format", "ssh")
+    git(library, "config", "gpg.ssh.allowedSignersFile", str(keys / "allowed"))
+    git(library, "config", "user.signingkey", str(keys / "lee"))
+    (library / "sopgit.toml").write_text(
+        POLICY.replace('required = ["peer", "manager"]', 'required = ["manager"]'),
+        encoding="utf-8",
+    )
+    commit_all(library, "chore: manager approval")
+    path = library / ENG_001
+    path.write_text(path.read_text(encoding="utf-8") + "\nSigned change.\n", encoding="utf-8")
+    commit_as(library, BEN, "fix(ENG-001): signed change", "2026-03-01T09:00:00Z")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Lee Chen")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "lee@acme.example")
+    sopgit(run, library, "approve", "ENG-001", "--role", "manager", "--sign")
+    sopgit(run, library, "release", "ENG-001", "--date", "2026-03-03")
+    out = library.parent / "signed.html"
+    sopgit(run, library, "export", "ENG-001", "-o", str(out))
+    page = " ".join(out.read_text(encoding="utf-8").split())
+    row = re.search(r"<tr><td>Lee Chen.*?</tr>", page)
+    assert row, "no manifest row for Lee Chen"
+    cells = re.findall(r"<td>(.*?)</td>", row.group(0))
+    # the approval commit's time (the fixed committer date of these tests)
+    assert cells[1:4] == ["manager", "approved", "2025-03-13 09:00:00 UTC"]
+    assert cells[4].startswith("signed commit<br>")
+    assert cells[5] == "yes"
