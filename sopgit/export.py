@@ -457,7 +457,8 @@ def render_pdf(copy: Copy) -> bytes:
         raise UsageError(PDF_EXTRA) from None
     import io
 
-    first = weasyprint.HTML(string=render_html(copy, for_pdf=True)).write_pdf()
+    page = weasyprint.HTML(string=render_html(copy, for_pdf=True), url_fetcher=_refuse(weasyprint))
+    first = page.write_pdf()
     assert first is not None
     reader = pypdf.PdfReader(io.BytesIO(first))
     writer = pypdf.PdfWriter(clone_from=reader)
@@ -470,6 +471,25 @@ def render_pdf(copy: Copy) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def _refuse(weasyprint: Any) -> Any:
+    """A URL fetcher that fetches nothing: a copy is made of the released text alone, and
+    an image or stylesheet address in an SOP never makes the export reach a network or a
+    local file. (Recent WeasyPrint takes a URLFetcher, older releases a function.)"""
+
+    def refuse(url: str, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError(f"a controlled copy fetches nothing: {url}")
+
+    base = getattr(weasyprint, "URLFetcher", None)
+    if base is None:
+        return refuse
+
+    class Refuse(base):  # type: ignore[misc, valid-type]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            return refuse(url)
+
+    return Refuse()
 
 
 def pdf_digest(pages: Any) -> str:

@@ -441,3 +441,19 @@ def test_a_signed_approval_commit_is_verified_in_the_manifest(library, run, monk
     assert cells[1:4] == ["manager", "approved", "2025-03-13 09:00:00 UTC"]
     assert cells[4].startswith("signed commit<br>")
     assert cells[5] == "yes"
+
+
+def test_pdf_export_fetches_nothing_an_sop_points_at(example, run, httpserver):
+    """An image in an SOP is not fetched: no network, no local file reaches the copy."""
+    path = example / ENG_001
+    image = f"![x]({httpserver.url_for('/x.png')}) ![y](/etc/hostname)"
+    text = path.read_text(encoding="utf-8").replace(
+        "## Purpose\n\n", f"## Purpose\n\n{image}\n\n", 1
+    )
+    path.write_text(text, encoding="utf-8")
+    out = example.parent / "draft.pdf"
+    sopgit(
+        run, example, "export", "ENG-001", "--version", "pending", "--format", "pdf", "-o", str(out)
+    )
+    assert httpserver.log == []
+    assert "DRAFT" in pages_of(out)[0]
