@@ -16,6 +16,7 @@ import click
 from sopgit.cli_support import date_option, library, path_arg, text_table, today
 
 if TYPE_CHECKING:
+    from sopgit.history import SopVersion
     from sopgit.lifecycle import Event
     from sopgit.model import Tag
     from sopgit.snapshot import Snapshot
@@ -198,27 +199,33 @@ def ack(
     elif dry_run:
         message = event_message(ACK_TRAILER, sop.sop_id, wanted, today(), "")
         click.echo(f"would record on {ACKS_REF}, as {me.name} <{me.email}>:\n{message}", nl=False)
-        _what_changed(sop.sop_id, wanted, acks, me.email)
+        _what_changed(current, wanted, acks, me.email)
         return
     else:
         message = event_message(ACK_TRAILER, sop.sop_id, wanted, today(), "")
         lib.repo.append_to_ref(ACKS_REF, message, sign or lib.repo.signing_configured("commit"))
         click.echo(f"{me.name} acknowledged {sop.sop_id} v{wanted}")
-    _what_changed(sop.sop_id, wanted, acks, me.email)
+    _what_changed(current, wanted, acks, me.email)
     if push:
         lib.repo.run("push", "--quiet", lib.config.remote, f"{ACKS_REF}:{ACKS_REF}")
 
 
-def _what_changed(sop_id: str, version: str, acks: list[Event], email: str) -> None:
-    """On stderr: the redline from the version EMAIL last acknowledged to VERSION."""
+def _what_changed(version: SopVersion, wanted: str, acks: list[Event], email: str) -> None:
+    """On stderr: the redline from the version EMAIL last acknowledged to WANTED."""
     import semver
 
     from sopgit.lifecycle import catchups
+    from sopgit.site import SITE_DIR, changes_page_name
 
-    for catchup in catchups(sop_id, semver.Version.parse(version), acks):
+    target = semver.Version.parse(wanted)
+    older = [v for v, _ in version.releases if v < target]
+    page = f"{SITE_DIR}/{changes_page_name(version.sop_id, wanted)}"
+    for catchup in catchups(version.sop_id, target, acks, max(older, default=None), page):
         if catchup.email == email.lower():
+            site = f" (site: {catchup.page})" if catchup.page else ""
             click.echo(
-                f"changed since v{catchup.acknowledged}, which you acknowledged: {catchup.command}",
+                f"changed since v{catchup.acknowledged}, which you acknowledged: "
+                f"{catchup.command}{site}",
                 err=True,
             )
 
@@ -230,6 +237,7 @@ def _what_changed(sop_id: str, version: str, acks: list[Event], email: str) -> N
 def training(ctx: click.Context, sop_ids: tuple[str, ...], fmt: str) -> None:
     """Who acknowledged which SOP version, and who must (re)acknowledge it."""
     from sopgit.lifecycle import ACK_TRAILER, ACKS_REF, catchups, events, training_row
+    from sopgit.site import SITE_DIR, changes_page_name
     from sopgit.snapshot import load_snapshot
 
     lib = library(ctx)
@@ -244,7 +252,10 @@ def training(ctx: click.Context, sop_ids: tuple[str, ...], fmt: str) -> None:
             continue
         audience = lib.config.audience_for(sop.sop_id)
         rows.append(training_row(sop.sop_id, sop.meta("title"), current, acks, audience))
-        behind[sop.sop_id] = catchups(sop.sop_id, current, acks)
+        releases = snapshot.version(sop.sop_id).releases
+        previous = releases[1][0] if len(releases) > 1 else None
+        page = f"{SITE_DIR}/{changes_page_name(sop.sop_id, str(current))}"
+        behind[sop.sop_id] = catchups(sop.sop_id, current, acks, previous, page)
     if fmt == "json":
         data = [
             {**r.as_dict(), "changes_since": [c.as_dict() for c in behind[r.sop_id]]} for r in rows
@@ -275,7 +286,8 @@ def training(ctx: click.Context, sop_ids: tuple[str, ...], fmt: str) -> None:
         if mine:
             click.echo("\nChanged since the version you acknowledged:")
             for c in mine:
-                click.echo(f"  v{c.acknowledged} -> v{c.current}: {c.command}")
+                page = f" (site: {c.page})" if c.page else ""
+                click.echo(f"  v{c.acknowledged} -> v{c.current}: {c.command}{page}")
 
 
 @click.command()

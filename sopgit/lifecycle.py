@@ -176,9 +176,16 @@ class Catchup:
         }
 
 
-def catchups(sop_id: str, current: semver.Version, acks: Iterable[Event]) -> list[Catchup]:
+def catchups(
+    sop_id: str,
+    current: semver.Version,
+    acks: Iterable[Event],
+    previous: semver.Version | None = None,
+    page: str = "",
+) -> list[Catchup]:
     """Each person whose latest acknowledgement of SOP_ID is of an older version, with
-    the redline command from that version to CURRENT (ACKS newest first)."""
+    the redline command from that version to CURRENT (ACKS newest first); PAGE is the
+    site's redline of CURRENT against PREVIOUS, named for whoever acknowledged PREVIOUS."""
     latest: dict[str, Event] = {}
     for ack in acks:
         if ack.sop_id == sop_id and _version(ack.version) is not None:
@@ -188,7 +195,8 @@ def catchups(sop_id: str, current: semver.Version, acks: Iterable[Event]) -> lis
         version = _version(ack.version)
         if version is not None and version < current:
             command = f"sopgit diff {sop_id} {version} {current}"
-            found.append(Catchup(email, str(version), str(current), command))
+            shown = page if previous is not None and version == previous else ""
+            found.append(Catchup(email, str(version), str(current), command, shown))
     return found
 
 

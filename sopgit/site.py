@@ -37,6 +37,7 @@ from sopgit.errors import DocumentError, UsageError
 from sopgit.history import HistoryRow, SopVersion, history_rows
 from sopgit.model import Commit
 from sopgit.publish import all_versions, index_items, library_changelog, repository_url
+from sopgit.redline import redline, render_html_fragment, terminal_safe
 from sopgit.resources import resource_dir
 from sopgit.snapshot import Snapshot, Sop
 from sopgit.status import StatusRow, status_rows
@@ -402,6 +403,11 @@ def version_page_name(sop_id: str, version: str) -> str:
     return f"sops/{sop_id}/{version}.html"
 
 
+def changes_page_name(sop_id: str, version: str) -> str:
+    """The redline of VERSION against the release before it."""
+    return f"sops/{sop_id}/{version}-changes.html"
+
+
 def draft_page_name(sop_id: str) -> str:
     """The text on the branch with changes not yet released, marked as a draft."""
     return f"sops/{sop_id}/draft.html"
@@ -696,6 +702,11 @@ def sop_pages(
     pages: list[Page] = []
     search: list[dict[str, Any]] = []
     rendered: dict[int, RenderedBody] = {}
+    changes = {
+        row.version: changes_page_name(sop_id, row.version) for row in tagged[1:]
+    }  # every release but the first has a redline against the one before it
+    for before, after in zip(tagged, tagged[1:], strict=False):
+        pages.append(_changes_page(given, common, before, after, changes[after.version]))
     for position, row in enumerate(tagged):
         newest = position == len(tagged) - 1
         kind = "retired" if newest and retired_final else "current" if newest else "superseded"
@@ -710,9 +721,12 @@ def sop_pages(
                 **common,
                 **_document(file, given, body, repo_url, row.tag or release_branch),
                 "view": _released_view(sop_id, row, kind, path, tagged[-1].version, given),
-                "releases": _release_rows(reversed(shown), given.bumps, repo_url, sop_id, tagged),
+                "releases": _release_rows(
+                    reversed(shown), given.bumps, repo_url, sop_id, tagged, changes
+                ),
                 "timeline": timeline(shown, given.bumps),
                 "pending": [],  # listed on the draft page: not approved text
+                "redline": None,
             }
             pages.append(Page(path, "sop.html.j2", context))
             if newest and path == sop_page_name(sop_id):
@@ -724,12 +738,58 @@ def sop_pages(
             **common,
             **_document(given.draft, given, body, repo_url, release_branch),
             "view": _draft_view(given, draft_path, tagged[-1].version if tagged else None),
-            "releases": _release_rows(reversed(rows), given.bumps, repo_url, sop_id, tagged),
+            "releases": _release_rows(
+                reversed(rows), given.bumps, repo_url, sop_id, tagged, changes
+            ),
             "timeline": timeline(rows, given.bumps),
             "pending": _pending(given.version, repo_url),
+            "redline": _draft_redline(given, tagged),
         }
         pages.append(Page(draft_path, "sop.html.j2", context))
     return pages, search
+
+
+def _changes_page(
+    given: SopInput, common: Mapping[str, Any], before: HistoryRow, after: HistoryRow, path: str
+) -> Page:
+    """The "changes from the previous version" page of the release AFTER."""
+    sop_id = given.sop.sop_id
+    old, new = given.released[before.version], given.released[after.version]
+    line = redline(old.text, new.text, f"{sop_id} v{before.version}", f"{sop_id} v{after.version}")
+    title = new.meta("title", sop_id)
+    context = {
+        **common,
+        "page": "changes",
+        "title": f"{sop_id} {title} v{after.version}: changes from v{before.version} · "
+        f"{given.library}",
+        "sop": {"id": sop_id, "title": title, "department_code": department_of(sop_id)},
+        "change": {
+            "from": before.version,
+            "to": after.version,
+            "from_url": version_page_name(sop_id, before.version),
+            "to_url": version_page_name(sop_id, after.version),
+            "date": after.date,
+            "description": terminal_safe(after.description),  # a commit subject: untrusted
+            "approved_by": terminal_safe(after.approved_by),
+            "tag": after.tag,
+        },
+        "redline": Markup(render_html_fragment(line)),
+    }
+    return Page(path, "changes.html.j2", context)
+
+
+def _draft_redline(given: SopInput, tagged: list[HistoryRow]) -> Markup | None:
+    """The draft's redline against the effective text, when there is one to compare with."""
+    if given.draft is None or not tagged:
+        return None
+    effective = given.released[tagged[-1].version]
+    line = redline(
+        effective.text,
+        given.draft.text,
+        f"{given.sop.sop_id} v{tagged[-1].version} (effective)",
+        f"{given.sop.sop_id} draft (not approved)",
+    )
+    return Markup(render_html_fragment(line))
 
 
 def _not_after(candidate: HistoryRow, row: HistoryRow, rows: list[HistoryRow]) -> bool:
@@ -838,6 +898,7 @@ def _release_rows(
     repo_url: str | None,
     sop_id: str,
     tagged: list[HistoryRow],
+    changes: Mapping[str, str],
 ) -> list[dict[str, Any]]:
     pages = {r.version for r in tagged}
     return [
@@ -851,6 +912,7 @@ def _release_rows(
             "bump": bumps.get(r.version, ""),
             "pull_requests": [_pr(n, repo_url) for n in r.pull_requests],
             "url": version_page_name(sop_id, r.version) if r.version in pages else None,
+            "changes_url": changes.get(r.version),
         }
         for r in rows
     ]

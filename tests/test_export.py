@@ -380,7 +380,8 @@ def test_training_and_ack_show_what_changed_since_the_acknowledged_version(examp
     text = sopgit(run, example, "training", "ENG-001").stdout
     assert text.endswith(
         "\nChanged since the version you acknowledged:\n"
-        "  v1.0.0 -> v1.1.0: sopgit diff ENG-001 1.0.0 1.1.0\n"
+        "  v1.0.0 -> v1.1.0: sopgit diff ENG-001 1.0.0 1.1.0"
+        " (site: _site/sops/ENG-001/1.1.0-changes.html)\n"
     )
     rows = json.loads(sopgit(run, example, "training", "ENG-001", "--format", "json").stdout)
     assert rows[0]["changes_since"] == [
@@ -389,6 +390,7 @@ def test_training_and_ack_show_what_changed_since_the_acknowledged_version(examp
             "acknowledged_version": "1.0.0",
             "version": "1.1.0",
             "diff_command": "sopgit diff ENG-001 1.0.0 1.1.0",
+            "diff_page": "_site/sops/ENG-001/1.1.0-changes.html",
         }
     ]
     # the command it names works
@@ -399,8 +401,13 @@ def test_training_and_ack_show_what_changed_since_the_acknowledged_version(examp
     result = sopgit(run, example, "ack", "ENG-001")
     assert result.stdout == "Ana Ruiz acknowledged ENG-001 v1.1.0\n"
     assert result.stderr == (
-        "changed since v1.0.0, which you acknowledged: sopgit diff ENG-001 1.0.0 1.1.0\n"
+        "changed since v1.0.0, which you acknowledged: sopgit diff ENG-001 1.0.0 1.1.0"
+        " (site: _site/sops/ENG-001/1.1.0-changes.html)\n"
     )
+    sopgit(run, example, "build")  # the page it names is there once the site is built
+    assert "changes from v1.0.0 to v1.1.0" in (
+        example / "_site/sops/ENG-001/1.1.0-changes.html"
+    ).read_text(encoding="utf-8")
     assert "Changed since" not in sopgit(run, example, "training", "ENG-001").stdout
 
 
@@ -457,3 +464,46 @@ def test_pdf_export_fetches_nothing_an_sop_points_at(example, run, httpserver):
     )
     assert httpserver.log == []
     assert "DRAFT" in pages_of(out)[0]
+
+
+# --- the site: a changes page per release, the draft's redline -----------------------------
+
+
+def test_site_has_a_changes_page_per_release_linked_from_its_history_row(example, run):
+    out = example.parent / "site"
+    sopgit(run, example, "build", "--output", str(out))
+    page = (out / "sops/ENG-001/1.1.0-changes.html").read_text(encoding="utf-8")
+    assert "changes from v1.0.0 to v1.1.0" in page
+    assert "<ins>- If any smoke check fails, the Release Manager decides" in page
+    assert "<del>1.0.0</del><ins>1.1.0</ins>" in page
+    assert not (out / "sops/ENG-001/1.0.0-changes.html").exists()  # the first release
+    for name, link in (
+        ("sops/ENG-001.html", "../sops/ENG-001/1.1.0-changes.html"),
+        ("sops/ENG-001/1.1.0.html", "../../sops/ENG-001/1.1.0-changes.html"),
+    ):
+        html = (out / name).read_text(encoding="utf-8")
+        assert html.count('class="changes-link"') == 1, name
+        assert f'class="changes-link" href="{link}"' in html
+    cmp = (out / "sops/CMP-001/2.0.0-changes.html").read_text(encoding="utf-8")
+    assert "<h1>Incident Response: changes from v1.0.0 to v2.0.0</h1>" in cmp
+
+
+def test_site_draft_page_shows_its_redline_against_the_effective_text(example, run):
+    out = example.parent / "site"
+    sopgit(run, example, "build", "--output", str(out))
+    draft = (out / "sops/OPS-002/draft.html").read_text(encoding="utf-8")
+    assert "Changes from the version in force (v1.0.0), not approved" in draft
+    assert "<del>immediately</del><ins>within 15 minutes</ins>" in draft
+    effective = (out / "sops/OPS-002.html").read_text(encoding="utf-8")
+    assert "draft-redline" not in effective  # the approved page shows no draft text
+
+
+def test_site_redlines_show_hostile_text_as_text(approved, run):
+    out = approved.parent / "site"
+    sopgit(run, approved, "build", "--output", str(out))
+    page = (out / "sops/ENG-001/1.1.0-changes.html").read_text(encoding="utf-8")
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page
+    assert "<img" not in page
+    assert "\x1b" not in page
+    assert "\x07" not in page

@@ -198,9 +198,14 @@ def expected_pages(root: Path) -> list[str]:
         pages.append(f"sops/{row['id']}.html")
         if row["pending"] and row["version"]:
             pages.append(f"sops/{row['id']}/draft.html")
+    released: dict[str, list[str]] = {}
     for name in git(root, "tag", "--list").split():
         sop_id, _, version = name.partition("/v")
         pages.append(f"sops/{sop_id}/{version}.html")
+        released.setdefault(sop_id, []).append(version)
+    for sop_id, versions in released.items():  # every release but the first: its changes
+        versions.sort(key=lambda v: tuple(int(n) for n in v.split(".")))
+        pages += [f"sops/{sop_id}/{version}-changes.html" for version in versions[1:]]
     return sorted(pages)
 
 
@@ -864,7 +869,9 @@ def test_a_200_version_sop_and_a_split_changelog(example, run, monkeypatch):
     site = example / "_site"
 
     versions = sorted((site / "sops/ENG-004").glob("*.html"))
-    assert len(versions) == 200
+    changes = [p for p in versions if p.name.endswith("-changes.html")]
+    assert len(versions) - len(changes) == 200
+    assert len(changes) == 199  # every release but the first has its changes page
     current = (site / "sops/ENG-004.html").read_text(encoding="utf-8")
     assert "v1.0.199" in current
     assert "200 versions" in current
