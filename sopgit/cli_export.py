@@ -116,6 +116,7 @@ def _export_all(ctx: click.Context, fmt: str, output: str | None) -> None:
         effective_ids,
         file_name,
         gather,
+        read_released,
         tag_objects,
     )
     from sopgit.snapshot import load_snapshot
@@ -131,10 +132,13 @@ def _export_all(ctx: click.Context, fmt: str, output: str | None) -> None:
     if not ids:
         raise UsageError("no SOP is released and effective; nothing to export")
     folder.mkdir(parents=True, exist_ok=True)
-    objects = tag_objects(snapshot)
+    objects = tag_objects(snapshot)  # every tag's object id, and every released file,
+    files = read_released(  # each read in one git process whatever the number of SOPs
+        snapshot, [(snapshot.sops[i], snapshot.version(i).releases[0][1].target) for i in ids]
+    )
     entries = []
     for count, sop_id in enumerate(ids, 1):
-        copy = gather(snapshot, sop_id, None, objects=objects)
+        copy = gather(snapshot, sop_id, None, objects=objects, files=files)
         name = file_name(copy, fmt)
         _write(folder / name, _render(copy, fmt))
         entries.append(BinderEntry(copy, name))

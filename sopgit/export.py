@@ -17,7 +17,7 @@ import hashlib
 import html
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from sopgit.approvals import (
 )
 from sopgit.commits import parse_message
 from sopgit.docformat import read_document
-from sopgit.errors import DocumentError, PolicyError, RepoError, UsageError
+from sopgit.errors import DocumentError, PolicyError, UsageError
 from sopgit.history import HistoryRow, SopVersion, history_rows, row_from_tag
 from sopgit.model import Tag
 from sopgit.redline import terminal_safe
@@ -161,17 +161,45 @@ def tag_objects(snapshot: Snapshot) -> dict[str, str]:
     return found
 
 
-def blob_at(snapshot: Snapshot, sop: Sop, commit: str) -> tuple[str, bytes]:
-    """The SOP's file as it stood at COMMIT: (its path then, its bytes).
+Files = dict[tuple[str, str], tuple[str, bytes]]  # (id, commit) -> (path then, bytes)
 
-    The file may have been renamed since: when its current path is not in that commit,
-    the file under the library's root whose name or id key names the SOP is taken.
+
+def read_released(snapshot: Snapshot, wanted: Iterable[tuple[Sop, str]]) -> Files:
+    """Each SOP's file at each commit of WANTED, in one git process: looked up under every
+    name the file had (renames in the history), newest first."""
+    from sopgit.site import former_paths
+
+    paths = {s.path: s.sop_id for s in snapshot.sops.values()}
+    names = former_paths(snapshot.history.commits, paths)
+    specs = {
+        (sop.sop_id, commit): [f"{commit}:{name}" for name in names.get(sop.sop_id, [sop.path])]
+        for sop, commit in wanted
+    }
+    blobs = snapshot.lib.repo.blobs(spec for found in specs.values() for spec in found)
+    files: Files = {}
+    for key, found in specs.items():
+        hit = next((spec for spec in found if spec in blobs), None)
+        if hit is not None:
+            files[key] = (hit.split(":", 1)[1], blobs[hit])
+    return files
+
+
+def blob_at(
+    snapshot: Snapshot, sop: Sop, commit: str, files: Files | None = None
+) -> tuple[str, bytes]:
+    """The SOP's file as it stood at COMMIT: (its path then, its bytes), from FILES when
+    they were read already.
+
+    The file may have been renamed since: it is looked up under each name the history
+    gave it; failing that, the file under the library's root whose name or id key names
+    the SOP is taken.
     """
+    known = (files if files is not None else read_released(snapshot, [(sop, commit)])).get(
+        (sop.sop_id, commit)
+    )
+    if known is not None:
+        return known
     repo = snapshot.lib.repo
-    try:
-        return sop.path, repo.blob(commit, sop.path)
-    except RepoError:
-        pass  # not at that path in that commit: renamed since
     root = snapshot.lib.config.root.strip("/")
     listing = repo.run("ls-tree", "-r", "-z", "--name-only", commit, "--", root or ".")
     candidates = [p for p in listing.split("\0") if p.endswith(".md")]
@@ -285,6 +313,7 @@ def gather(
     wanted: str | None = None,
     *,
     objects: Mapping[str, str] | None = None,
+    files: Files | None = None,
     signature_checks: Callable[[list[str]], Mapping[str, tuple[str, str]]] | None = None,
 ) -> Copy:
     """The facts of SOP_ID's controlled copy of version WANTED (default: the current one)."""
@@ -314,7 +343,7 @@ def gather(
         number = str(number_v)
         objects = objects if objects is not None else tag_objects(snapshot)
         tag_name, tag_object, commit = tag.name, objects.get(tag.name, ""), tag.target
-        path, data = blob_at(snapshot, sop, commit)
+        path, data = blob_at(snapshot, sop, commit, files)
         row = row_from_tag(number_v, tag)
         date = row.date
         history = tuple(r for r in history_rows(version) if _not_after(r.version, number_v))

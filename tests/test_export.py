@@ -507,3 +507,21 @@ def test_site_redlines_show_hostile_text_as_text(approved, run):
     assert "<img" not in page
     assert "\x1b" not in page
     assert "\x07" not in page
+
+
+def test_export_finds_a_file_renamed_and_rewritten_in_one_commit(example, run):
+    """git sees no rename when a commit renames and rewrites a file: the released file
+    is still found at its tag, by its id."""
+    old = example / "sops/engineering/ENG-002-code-review-standards.md"
+    released = old.read_bytes()
+    head = released.split(b"\n---\n", 1)[0] + b"\n---\n"
+    new = example / "sops/engineering/ENG-002-reviews.md"
+    new.write_bytes(head + b"# Reviews\n\nEntirely new text.\n")
+    old.unlink()
+    commit_all(example, "docs(ENG-002): rewrite and rename")
+    out = example.parent / "eng2.html"
+    sopgit(run, example, "export", "ENG-002", "-o", str(out))
+    page = out.read_text(encoding="utf-8")
+    assert "sops/engineering/ENG-002-code-review-standards.md" in page
+    assert "Entirely new text." not in page
+    assert sopgit(run, example, "verify", str(out)).stdout.startswith("OK ENG-002 v1.0.0")
