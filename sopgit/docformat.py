@@ -19,8 +19,9 @@ from typing import Any
 
 import semver
 
-from sopgit.document import Document, parse_document, split_lines, table_cell
+from sopgit.document import Document, parse_document, table_cell
 from sopgit.errors import DocumentError
+from sopgit.textio import ending, neighbour_ending, split_lines
 from sopgit.versioning import DEFAULT_ID_PATTERN
 
 SEED_SECTIONS = (
@@ -404,7 +405,6 @@ def rewrite_history(
     rewritten in place, a new one is added at the library's end of the table; rows
     typed by hand stay byte for byte."""
     lines = split_lines(doc.text)
-    eol = "\r\n" if "\r\n" in doc.text else "\n"
     table = find_history_table(doc, fmt)
     default_columns = tuple(fmt.history.column(f) for f in HISTORY_FIELDS if fmt.history.column(f))
     dated = [
@@ -415,8 +415,9 @@ def rewrite_history(
         block = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
         new = [row_cells(columns, r, fmt) for r in dated]
         block += new if fmt.history.order == "oldest-first" else list(reversed(new))
-        if table is None:
-            tail = "" if doc.text.endswith(("\n", "\r")) or not doc.text else eol
+        if table is None:  # a new section at the end, in the last lines' endings
+            eol = neighbour_ending(lines, len(lines), doc.text)
+            tail = "" if not lines or ending(lines[-1]) else eol
             return (
                 doc.text
                 + tail
@@ -427,6 +428,7 @@ def rewrite_history(
             )
         assert table.heading is not None, "a table found under its heading"
         at = table.heading + 1
+        eol = neighbour_ending(lines, at, doc.text)
         return "".join(lines[:at] + [eol] + [b + eol for b in block] + lines[at:])
     columns = table.columns
     version_column = [c.lower() for c in columns].index(fmt.history.column("version").lower())
@@ -440,9 +442,8 @@ def rewrite_history(
         row = existing.get(loose_version(values["version"]))
         text = row_cells(columns, values, fmt)
         if row is not None:
-            ending = lines[row.index][len(lines[row.index].rstrip("\r\n")) :]
             if row.line.strip() != text:
-                replaced[row.index] = text + ending
+                replaced[row.index] = text + ending(lines[row.index])
         else:
             added.append(text)
     for index, text in replaced.items():
@@ -457,6 +458,9 @@ def rewrite_history(
     else:
         at = table.end
         block = added
+    eol = neighbour_ending(lines, at, doc.text)
+    if at > 0 and not ending(lines[at - 1]):  # the table is the file's unterminated end
+        lines[at - 1] += eol
     return "".join(lines[:at] + [b + eol for b in block] + lines[at:])
 
 

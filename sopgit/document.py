@@ -18,6 +18,7 @@ import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from sopgit.errors import DocumentError
+from sopgit.textio import ending, neighbour_ending, split_lines
 
 FENCE = "---"
 HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
@@ -50,15 +51,10 @@ class Document:
 
     @property
     def lines(self) -> list[str]:
-        return self.text.splitlines()
+        return [line.rstrip("\r\n") for line in split_lines(self.text)]
 
     def line_of(self, key: str) -> int:
         return self.meta_lines.get(key, 1)
-
-
-def split_lines(text: str) -> list[str]:
-    """Lines with their endings kept, so joining them gives the text back."""
-    return text.splitlines(keepends=True)
 
 
 def _frontmatter_bounds(lines: list[str], path: str) -> int:
@@ -137,10 +133,6 @@ _VALUE_LINE = re.compile(
 _NOT_SCALAR = ("|", ">", "[", "{", "&", "*", "!")
 
 
-def newline_of(text: str) -> str:
-    return "\r\n" if "\r\n" in text else "\n"
-
-
 def set_frontmatter_value(text: str, key: str, value: str, path: str = "<text>") -> str:
     """Set a top-level scalar KEY to VALUE, keeping its quoting, comment and line ending.
 
@@ -150,7 +142,7 @@ def set_frontmatter_value(text: str, key: str, value: str, path: str = "<text>")
     end = _frontmatter_bounds(lines, path)
     line = _key_lines(lines, end).get(key)
     if line is None:
-        lines.insert(end, f"{key}: {value}{newline_of(text)}")
+        lines.insert(end, f"{key}: {value}{neighbour_ending(lines, end, text)}")
         return "".join(lines)
     index = line - 1
     match = _VALUE_LINE.match(lines[index])
@@ -177,7 +169,7 @@ def _quote_like(old: str, value: str) -> str:
 
 def managed_region(text: str, name: str, path: str = "<text>") -> tuple[int, int]:
     """Line indexes (start marker, end marker) of the managed region NAME."""
-    lines = [line.strip() for line in text.splitlines()]
+    lines = [line.strip() for line in split_lines(text)]
     starts = [i for i, line in enumerate(lines) if line == marker(name)]
     ends = [i for i, line in enumerate(lines) if line == marker(name, end=True)]
     if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
@@ -192,10 +184,12 @@ def managed_region(text: str, name: str, path: str = "<text>") -> tuple[int, int
 
 
 def replace_managed_region(text: str, name: str, content: list[str], path: str = "<text>") -> str:
-    """Replace the lines between NAME's markers with CONTENT (lines without endings)."""
+    """Replace the lines between NAME's markers with CONTENT (lines without endings).
+
+    Each new line ends as the start marker's line does."""
     start, end = managed_region(text, name, path)
     lines = split_lines(text)
-    eol = newline_of(text)
+    eol = ending(lines[start])
     return "".join(lines[: start + 1] + [line + eol for line in content] + lines[end:])
 
 

@@ -15,6 +15,7 @@ from sopgit.errors import PolicyError, RepoError, UsageError
 from sopgit.gitrepo import GitRepo
 from sopgit.history import HistoryRow, SopVersion, history_rows, table_lines
 from sopgit.snapshot import Snapshot, Sop
+from sopgit.textio import encode
 from sopgit.transaction import (
     CommitWrite,
     FileWrite,
@@ -335,7 +336,7 @@ def add_release(txn: Transaction, plan: ReleasePlan, *, sign: bool = False) -> s
 
 
 def _encoded(text: str | bytes) -> bytes:
-    return text if isinstance(text, bytes) else text.encode("utf-8")
+    return text if isinstance(text, bytes) else encode(text)  # the author's bytes
 
 
 def refuse_check_errors(snapshot: Snapshot, plan: ReleasePlan) -> None:

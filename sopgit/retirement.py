@@ -21,6 +21,7 @@ from sopgit.release import (
     transaction,
 )
 from sopgit.snapshot import Snapshot, load_snapshot
+from sopgit.textio import encode
 from sopgit.transaction import CommitWrite, FileWrite
 from sopgit.workspace import Library
 
@@ -95,9 +96,7 @@ def retire(
     plan = None
     with transaction(repo, snapshot.branch, original) as txn:
         marked = txn.commit(
-            CommitWrite(
-                (FileWrite(sop.path, retirement.text.encode("utf-8")),), retirement.message
-            ),
+            CommitWrite((FileWrite(sop.path, encode(retirement.text)),), retirement.message),
             sign=repo.signing_wanted()[0],
         )
         if release:

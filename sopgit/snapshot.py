@@ -35,6 +35,7 @@ from sopgit.history import (
 )
 from sopgit.library import SopFile, sop_files
 from sopgit.lifecycle import REVIEW_TRAILER, Event, events, interval_for, next_review
+from sopgit.textio import read_text
 from sopgit.workspace import Library
 
 # The seed's frontmatter keys, which the commands ask for, -> sopgit's field names.
@@ -135,7 +136,7 @@ def read_sops(
         if overlay is not None and file.path in overlay:
             text = overlay[file.path]
         else:
-            text = (lib.root / file.path).read_text(encoding="utf-8", errors="replace")
+            text = read_text(lib.root / file.path)
         try:
             doc: Document | None = read_document(text, file.path, fmt)
         except DocumentError:
