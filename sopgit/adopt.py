@@ -34,9 +34,10 @@ from sopgit.docformat import (
     parse_date,
     read_document,
 )
-from sopgit.document import Document, marker, parse_document, split_lines
+from sopgit.document import Document, marker, parse_document
 from sopgit.errors import DocumentError, PolicyError, RepoError
 from sopgit.lint import LibraryFacts, check_text, duplicate_map
+from sopgit.textio import read_text, split_lines, write_checked
 from sopgit.versioning import DEFAULT_ID_PATTERN, tag_name, tag_pattern
 
 # Markdown files that are never SOPs, wherever they are.
@@ -668,9 +669,9 @@ def read_repository(root: Path) -> dict[str, str]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         base = Path(folder).relative_to(root)
         for name in sorted(files):
-            if name.endswith(".md"):
+            if name.endswith(".md") and not (Path(folder) / name).is_symlink():
                 path = (base / name).as_posix().removeprefix("./")
-                found[path] = (root / path).read_text(encoding="utf-8", errors="replace")
+                found[path] = read_text(root / path)
     return found
 
 
@@ -710,7 +711,7 @@ def adopt_library(
         return AdoptReport(proposal, False, exists, plan, tuple(findings))
     written = False
     if not exists:
-        (root / CONFIG_FILE).write_text(proposal.text, encoding="utf-8", newline="")
+        write_checked(root, root / CONFIG_FILE, proposal.text)
         written = True
     created: list[str] = []
     try:

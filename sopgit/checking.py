@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from sopgit.config import Config
 from sopgit.errors import UsageError
-from sopgit.library import is_sop_path, relative_to_root, sop_files
+from sopgit.library import is_sop_path, linked_sops, relative_to_root, sop_files
 from sopgit.lint import (
     Diagnostic,
     LibraryFacts,
@@ -19,6 +20,7 @@ from sopgit.lint import (
     duplicate_map,
     identify,
 )
+from sopgit.textio import link_on_path, read_text
 from sopgit.versioning import current_versions
 from sopgit.workspace import Library
 
@@ -54,15 +56,18 @@ def check_library(
     OVERDUE_ON, SOPs whose periodic review is overdue on that day are errors too.
     """
     root, config = lib.root, lib.config
-    library_texts = {
-        f.path: (root / f.path).read_text(encoding="utf-8", errors="replace")
-        for f in sop_files(root, config)
-    }
+    library_texts = {f.path: read_text(root / f.path) for f in sop_files(root, config)}
+    linked: list[str] = []
     if staged:  # the paths come from the index; the work tree may lack them
         targets = [relative_to_root(root, p) or str(p) for p in paths]
         library_texts.update(lib.repo.staged_text(targets))
+    elif paths:
+        targets = _targets(root, list(paths), config)
+        linked = [t for t in targets if link_on_path(root, root / t)]
+        targets = [t for t in targets if t not in linked]
     else:
-        targets = _targets(root, list(paths), config) if paths else sorted(library_texts)
+        targets = sorted(library_texts)
+        linked = linked_sops(root, config)
     texts = {p: library_texts[p] if p in library_texts else _read(root, p) for p in targets}
     fmt = config.format
     known = {path: identify(path, text, fmt) for path, text in {**library_texts, **texts}.items()}
@@ -85,10 +90,19 @@ def check_library(
             ).items()
         },
     )
-    diagnostics = [d for path in targets for d in check_text(path, texts[path], facts)]
+    diagnostics = [
+        Diagnostic(
+            path,
+            1,
+            "symlink",
+            "is a symbolic link; sopgit reads no SOP through a link: commit the file itself",
+        )
+        for path in linked
+    ]
+    diagnostics += [d for path in targets for d in check_text(path, texts[path], facts)]
     if overdue_on is not None:
         diagnostics += overdue_reviews(lib, set(targets), overdue_on)
-    return CheckResult(tuple(targets), tuple(diagnostics))
+    return CheckResult(tuple(sorted([*targets, *linked])), tuple(diagnostics))
 
 
 def check_documents(snapshot: Snapshot, docs: Mapping[str, Document]) -> list[Diagnostic]:
@@ -151,7 +165,11 @@ def _targets(root: Path, paths: list[Path], config: Config) -> list[str]:
         if path.is_dir():  # a folder holds the SOPs the library's globs name
             files = [f for f in files if _is_sop(root, f, config)]
         for file in files:
-            relative = relative_to_root(root, file)
+            unresolved = os.path.relpath(os.path.abspath(file), root)
+            if not unresolved.startswith("..") and link_on_path(root, root / unresolved):
+                relative: str | None = Path(unresolved).as_posix()  # check reports the link
+            else:
+                relative = relative_to_root(root, file)
             if relative is None:
                 raise UsageError(f"lies outside the library at {root}", file)
             if relative not in found:
@@ -170,4 +188,4 @@ def _is_sop(root: Path, file: Path, config: Config) -> bool:
 
 
 def _read(root: Path, relative: str) -> str:
-    return (root / relative).read_text(encoding="utf-8", errors="replace")
+    return read_text(root / relative)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sopgit.cli_support import date_option, library, path_arg, text_table, today
+from sopgit.textio import write_checked
 
 if TYPE_CHECKING:
     from sopgit.history import SopVersion
@@ -386,5 +387,5 @@ def audit(ctx: click.Context, sop_id: str, only: str | None, fmt: str, output: s
         click.echo(text, nl=False)
         return
     target = path_arg(ctx, output)
-    target.write_text(text, encoding="utf-8")
+    write_checked(lib.root, target, text)
     click.echo(f"wrote {target}", err=True)

@@ -45,7 +45,7 @@ def _emit(lib: Library, text: str, target: Path | None, dry_run: bool) -> None:
         label = target.resolve().relative_to(lib.root).as_posix()
     except ValueError:
         label = str(target)
-    result = write_if_changed(target, text, dry_run=dry_run, label=label)
+    result = write_if_changed(lib.root, target, text, dry_run=dry_run, label=label)
     if dry_run and result.diff:
         click.echo(result.diff, nl=False)
     verb = {"created": "create", "updated": "update"}.get(result.state)

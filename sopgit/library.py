@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -46,14 +47,41 @@ def sop_files(root: Path, config: Config) -> list[SopFile]:
         return []
     fmt = config.format
     found = []
-    for file in sorted(base.rglob("*.md")):
-        if file.is_file():
+    for file in _markdown_files(base):
+        if file.is_file() and not file.is_symlink():
             under = file.relative_to(base).as_posix()
             if not is_sop_path(under, fmt.files, fmt.exclude):
                 continue
             relative = file.relative_to(root).as_posix()
             found.append(SopFile(relative, id_in_filename(file.name, fmt)))
     return found
+
+
+def _markdown_files(base: Path) -> list[Path]:
+    """The *.md entries under BASE, sorted; symbolic links are listed, never followed."""
+    found = []
+    for folder, dirs, files in os.walk(base):
+        dirs.sort()
+        found += [Path(folder) / name for name in files if name.endswith(".md")]
+    return sorted(found)
+
+
+def linked_sops(root: Path, config: Config) -> list[str]:
+    """SOP files (and folders of them) under the library root that are symbolic links:
+    sopgit reads none of them, and check reports each."""
+    base = root / config.root
+    if not base.is_dir() or base.is_symlink():
+        return [base.relative_to(root).as_posix()] if base.is_symlink() else []
+    found = []
+    for folder, dirs, files in os.walk(base):
+        for name in sorted(dirs + files):
+            path = Path(folder) / name
+            if not path.is_symlink():
+                continue
+            under = path.relative_to(base).as_posix()
+            if name in dirs or is_sop_path(under, config.format.files, config.format.exclude):
+                found.append(path.relative_to(root).as_posix())
+    return sorted(found)
 
 
 def is_sop_path(under_root: str, files: tuple[str, ...], exclude: tuple[str, ...]) -> bool:

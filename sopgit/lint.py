@@ -42,6 +42,7 @@ EXTERNAL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//|#)")
 # Every rule id with what it checks; README and `check --list-rules` show this table.
 RULES: dict[str, str] = {
     "frontmatter": "the file starts with a closed YAML frontmatter block that parses",
+    "symlink": "an SOP file is a file, not a symbolic link (sopgit follows no link)",
     "required-key": "every frontmatter key of the template is present",
     "key-type": "keys have the right type: dates YYYY-MM-DD, version semver, tags a list",
     "status": "status is draft, effective or retired",

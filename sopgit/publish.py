@@ -24,6 +24,7 @@ from sopgit.errors import RepoError, UsageError
 from sopgit.history import SopVersion
 from sopgit.render import render
 from sopgit.snapshot import Snapshot
+from sopgit.textio import read_text, safe_target, write_checked
 from sopgit.versioning import DEFAULT_ID_PATTERN
 from sopgit.workspace import Library
 
@@ -131,9 +132,14 @@ class WriteResult:
     diff: str
 
 
-def write_if_changed(path: Path, text: str, *, dry_run: bool, label: str) -> WriteResult:
-    """Write TEXT to PATH unless it already holds it (an unchanged file keeps its mtime)."""
-    before = path.read_text(encoding="utf-8") if path.is_file() else None
+def write_if_changed(
+    root: Path, path: Path, text: str, *, dry_run: bool, label: str
+) -> WriteResult:
+    """Write TEXT to PATH unless it already holds it (an unchanged file keeps its mtime).
+
+    PATH may not lie in ROOT's .git nor be reached through a symbolic link in ROOT."""
+    path = safe_target(root, path)
+    before = read_text(path) if path.is_file() else None
     if path.exists() and not path.is_file():
         raise UsageError("exists and is not a file; give another --output", path)
     if before == text:
@@ -147,8 +153,7 @@ def write_if_changed(path: Path, text: str, *, dry_run: bool, label: str) -> Wri
         )
     )
     if not dry_run:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8", newline="")
+        write_checked(root, path, text)
     return WriteResult(path, "created" if before is None else "updated", diff)
 
 

@@ -25,6 +25,7 @@ from sopgit.library import (
 )
 from sopgit.render import render
 from sopgit.resources import resource_dir
+from sopgit.textio import encode, read_text, safe_target, write_checked
 from sopgit.workspace import Library
 
 EXAMPLE_NAME = "Acme SOP Library"
@@ -115,10 +116,7 @@ def init_library(
     config = load_config(target) if target.is_dir() else Config()
     sops = {}
     if target.is_dir():
-        sops = {
-            f.path: (target / f.path).read_text(encoding="utf-8", errors="replace")
-            for f in sop_files(target, config)
-        }
+        sops = {f.path: read_text(target / f.path) for f in sop_files(target, config)}
     ref = resolve_action(action, _remote_url(target, config))
     files = init_files(config, sops, ref)
     report = _plan_writes(target, files)
@@ -149,7 +147,7 @@ def _plan_writes(target: Path, files: dict[str, str]) -> WriteReport:
         path = target / relative
         if not path.exists():
             report.created.append(relative)
-        elif path.is_file() and path.read_text(encoding="utf-8", errors="replace") == content:
+        elif path.is_file() and not path.is_symlink() and read_text(path) == content:
             report.unchanged.append(relative)
         else:
             report.skipped.append(relative)
@@ -158,9 +156,7 @@ def _plan_writes(target: Path, files: dict[str, str]) -> WriteReport:
 
 def _write(target: Path, files: dict[str, str], which: list[str]) -> None:
     for relative in which:
-        path = target / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(files[relative], encoding="utf-8", newline="")
+        write_checked(target, target / relative, files[relative])
 
 
 # --- the example library ----------------------------------------------------------
@@ -248,7 +244,7 @@ def new_sop(
     names += repo.tag_names() + repo.branch_names()
     sop_id = next_id(dept.code, names)
     relative = sop_path(config, dept, sop_id, title)
-    target = (lib.root / relative).resolve()
+    target = safe_target(lib.root, lib.root / relative)  # no link on the way, no .git
     if not target.is_relative_to((lib.root / config.root / dept.folder).resolve()):
         raise UsageError(
             f"'{relative}' would lie outside the department folder"
@@ -277,11 +273,14 @@ def new_sop(
         repo.create_branch(branch_name)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("x", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-    except OSError as err:
+        safe_target(lib.root, target)  # a folder that appeared meanwhile as a link
+        with target.open("xb") as handle:
+            handle.write(encode(text))
+    except (OSError, UsageError) as err:
         if branch_name is not None and previous is not None:  # leave no branch behind
             repo.switch_back(previous, branch_name)
+        if isinstance(err, UsageError):
+            raise
         raise UsageError(f"cannot write the SOP file ({err.strerror})", relative) from None
     return NewSop(sop_id, relative, branch_name)
 

@@ -38,9 +38,11 @@ from sopgit.history import HistoryRow, SopVersion, history_rows
 from sopgit.model import Commit
 from sopgit.publish import all_versions, index_items, library_changelog, repository_url
 from sopgit.redline import redline, render_html_fragment, terminal_safe
+from sopgit.render import library_loaders, sandboxed, template_errors
 from sopgit.resources import resource_dir
 from sopgit.snapshot import Snapshot, Sop
 from sopgit.status import StatusRow, status_rows
+from sopgit.textio import safe_target
 
 SITE_DIR = "_site"
 MARKER = ".sopgit-site"  # marks a folder sopgit built, so a rebuild may replace it
@@ -329,13 +331,8 @@ def css_string(value: object) -> Markup:
 
 
 def site_environment(library_root: Path | None = None) -> jinja2.Environment:
-    loaders: list[jinja2.BaseLoader] = []
-    if library_root is not None and (library_root / "templates" / "site").is_dir():
-        loaders.append(jinja2.FileSystemLoader(library_root / "templates" / "site"))
-    loaders.append(jinja2.FileSystemLoader(resource_dir("templates") / "site"))
-    env = jinja2.Environment(
-        loader=jinja2.ChoiceLoader(loaders),
-        undefined=jinja2.StrictUndefined,
+    env = sandboxed(
+        library_loaders(library_root, "site"),
         autoescape=True,  # every value is untrusted text until escaped
         trim_blocks=True,
         lstrip_blocks=True,
@@ -420,7 +417,8 @@ def build_site(
     _check_output(snapshot.lib.root, output)
     root = snapshot.lib.root
     env = site_environment(root)
-    pages = site_pages(snapshot, today, env)
+    with template_errors("site", root):
+        pages = site_pages(snapshot, today, env)
     progress.done()
     assets = static_files(root)
     names = tuple(sorted([*pages, *(f"assets/{name}" for name in assets)]))
@@ -454,6 +452,7 @@ def _check_output(root: Path, output: Path) -> None:
     resolved = output.resolve()
     if resolved == root.resolve() or root.resolve().is_relative_to(resolved):
         raise UsageError("is the library or holds it; give a folder for the site", output)
+    safe_target(root, output)  # not in .git, not through a link in the library
     if output.exists() and not output.is_dir():
         raise UsageError("exists and is not a folder; give a folder for the site", output)
     if output.is_dir() and any(output.iterdir()) and not (output / MARKER).exists():
