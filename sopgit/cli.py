@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sopgit.cli_support import FORMATS, date_option, library, path_arg, text_table, today
+from sopgit.cli_support import (
+    FORMATS,
+    clean,
+    date_option,
+    echo,
+    echo_json,
+    library,
+    path_arg,
+    text_table,
+    today,
+)
 
 if TYPE_CHECKING:
     from sopgit.checking import CheckResult
@@ -26,7 +36,7 @@ class SopgitGroup(click.Group):
         try:
             return super().invoke(ctx)
         except SopgitError as err:
-            click.echo(f"sopgit: {err}", err=True)
+            echo(clean(f"sopgit: {err}", one_line=True), err=True)
             ctx.exit(err.exit_code)
 
 
@@ -94,13 +104,13 @@ def init(
     report = init_library(target, example=example, dry_run=dry_run, action=action)
     verb = "would create" if dry_run else "created"
     for path in report.created:
-        click.echo(f"{verb}   {path}")
+        echo(f"{verb}   {path}")
     for path in report.unchanged:
-        click.echo(f"unchanged {path}")
+        echo(f"unchanged {path}")
     for path in report.skipped:
-        click.echo(f"skipped   {path} (exists with your changes; left as it is)")
+        echo(f"skipped   {path} (exists with your changes; left as it is)")
     if report.placeholders and any(p.startswith(".github/workflows/") for p in report.created):
-        click.echo(
+        echo(
             f"sopgit: the workflows name the sopgit action as {' and '.join(report.placeholders)}:"
             " replace them in .github/workflows/sopgit-*.yml with the repository and full"
             " commit of the sopgit you use (or run init with --action OWNER/REPO@SHA)",
@@ -108,7 +118,7 @@ def init(
         )
     if not dry_run:
         where = directory if directory != "." else "this folder"
-        click.echo(f'Library ready in {where}. Next: sopgit new "Title" --dept ENG', err=True)
+        echo(f'Library ready in {where}. Next: sopgit new "Title" --dept ENG', err=True)
 
 
 def _adopt(ctx: click.Context, target: Path, baseline: bool, dry_run: bool) -> None:
@@ -117,25 +127,25 @@ def _adopt(ctx: click.Context, target: Path, baseline: bool, dry_run: bool) -> N
     report = adopt_library(target, baseline=baseline, dry_run=dry_run, today=today())
     proposal = report.proposal
     for finding in report.findings:
-        click.echo(f"sopgit: {finding}", err=True)
+        echo(f"sopgit: {finding}", err=True)
     if proposal.errors:
-        click.echo(
+        echo(
             f"sopgit: adoption stopped: {len(proposal.errors)} problem(s) above; "
             "nothing was written",
             err=True,
         )
         ctx.exit(1)
     if dry_run:
-        click.echo(proposal.text, nl=False)
+        echo(proposal.text, nl=False)
     count = len(proposal.sops)
-    click.echo(f"{count} SOP file{'s' * (count != 1)} identified", err=True)
+    echo(f"{count} SOP file{'s' * (count != 1)} identified", err=True)
     if report.config_written:
-        click.echo("created   sopgit.toml", err=True)
+        echo("created   sopgit.toml", err=True)
     elif report.config_exists:
-        click.echo("skipped   sopgit.toml (exists with your changes; left as it is)", err=True)
+        echo("skipped   sopgit.toml (exists with your changes; left as it is)", err=True)
     verb = "would tag" if dry_run else "tagged"
     for tag in report.baseline:
-        click.echo(f"{verb} {tag.name} (baseline)", err=True)
+        echo(f"{verb} {tag.name} (baseline)", err=True)
 
 
 @cli.command()
@@ -172,8 +182,8 @@ def new(
     )
     if created.branch:
         prefix = "would create branch" if dry_run else "on branch"
-        click.echo(f"{prefix} {created.branch} ({created.sop_id})", err=True)
-    click.echo(created.path)
+        echo(f"{prefix} {created.branch} ({created.sop_id})", err=True)
+    echo(created.path)
 
 
 @cli.command()
@@ -185,7 +195,7 @@ def draft(ctx: click.Context, sop_id: str, dry_run: bool) -> None:
     from sopgit.scaffold import start_draft
 
     branch = start_draft(library(ctx), sop_id, dry_run=dry_run)
-    click.echo(branch)
+    echo(branch)
 
 
 @cli.command()
@@ -210,7 +220,7 @@ def check(
         from sopgit.lint import RULES
 
         for rule, what in RULES.items():
-            click.echo(f"{rule:20} {what}")
+            echo(f"{rule:20} {what}")
         return
     from sopgit.checking import check_library
 
@@ -225,7 +235,7 @@ def check(
 
 def _print_check(result: CheckResult, fmt: str) -> None:
     if fmt == "json":
-        click.echo(
+        echo_json(
             json.dumps(
                 {
                     "files": list(result.files),
@@ -240,16 +250,14 @@ def _print_check(result: CheckResult, fmt: str) -> None:
     for d in result.diagnostics:
         if fmt == "github":
             message = d.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            click.echo(
-                f"::{d.severity} file={d.path},line={d.line},title=sopgit {d.rule}::{message}"
-            )
+            echo(f"::{d.severity} file={d.path},line={d.line},title=sopgit {d.rule}::{message}")
         else:
-            click.echo(f"{d.path}:{d.line}: {d.severity} [{d.rule}] {d.message}")
+            echo(f"{d.path}:{d.line}: {d.severity} [{d.rule}] {d.message}")
     files = len(result.files)
     summary = f"{files} file{'s' * (files != 1)} checked: "
     summary += f"{result.errors} error{'s' * (result.errors != 1)}, "
     summary += f"{result.warnings} warning{'s' * (result.warnings != 1)}"
-    click.echo(summary, err=True)
+    echo(summary, err=True)
 
 
 @cli.command()
@@ -263,7 +271,7 @@ def status(ctx: click.Context, fmt: str) -> None:
     snapshot = load_snapshot(library(ctx))
     rows = status_rows(snapshot, today())
     if fmt == "json":
-        click.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        echo_json(json.dumps([row.as_dict() for row in rows], indent=2))
         return
     header = ["ID", "TITLE", "VERSION", "STATE", "PENDING", "NEXT", "UPDATED", "REVIEW DUE"]
     body = [
@@ -279,9 +287,9 @@ def status(ctx: click.Context, fmt: str) -> None:
         ]
         for r in rows
     ]
-    click.echo(text_table(body, header))
+    echo(text_table(body, header))
     if not snapshot.on_release_branch and snapshot.branch:
-        click.echo(
+        echo(
             f"(on branch {snapshot.branch}: versions with pending changes show as drafts)", err=True
         )
 
@@ -307,11 +315,11 @@ def history(ctx: click.Context, sop_id: str, fmt: str) -> None:
     if fmt == "markdown":
         form = lib.config.format
         if form.history.markers:
-            click.echo("\n".join(table_lines(rows)))
+            echo("\n".join(table_lines(rows)))
         else:  # the library's own table: its columns, order and dates
             from sopgit.docformat import history_table_lines
 
-            click.echo("\n".join(history_table_lines(rows, form, sop.doc)))
+            echo("\n".join(history_table_lines(rows, form, sop.doc)))
         return
     pending = [
         {
@@ -334,9 +342,9 @@ def history(ctx: click.Context, sop_id: str, fmt: str) -> None:
             "releases": [row.as_dict() for row in rows],
             "pending": pending,
         }
-        click.echo(json.dumps(data, indent=2))
+        echo_json(json.dumps(data, indent=2))
         return
-    click.echo(f"{sop.sop_id} {sop.meta('title')} ({sop.path})")
+    echo(f"{sop.sop_id} {sop.meta('title')} ({sop.path})")
     if rows:
         marks = {"hand": " *", "baseline": " (baseline)"}
         body = [
@@ -349,17 +357,15 @@ def history(ctx: click.Context, sop_id: str, fmt: str) -> None:
             ]
             for r in rows
         ]
-        click.echo(text_table(body, ["VERSION", "DATE", "DESCRIPTION", "AUTHOR", "APPROVED BY"]))
+        echo(text_table(body, ["VERSION", "DATE", "DESCRIPTION", "AUTHOR", "APPROVED BY"]))
         if any(r.source == "hand" for r in rows):
-            click.echo("* recorded by hand in the file's history table, before sopgit")
+            echo("* recorded by hand in the file's history table, before sopgit")
     else:
-        click.echo("not released yet")
+        echo("not released yet")
     if version.pending:
-        click.echo(
-            f"\nPending: {len(version.pending)} change(s), next {version.next} ({version.bump})"
-        )
+        echo(f"\nPending: {len(version.pending)} change(s), next {version.next} ({version.bump})")
         for change in version.pending:
-            click.echo(f"  {change.commit.sha[:10]} {change.bump:5} {change.commit.subject}")
+            echo(f"  {change.commit.sha[:10]} {change.bump:5} {change.commit.subject}")
 
 
 @cli.command()
@@ -424,7 +430,7 @@ def release(
         client = github_client(lib, github_token)
         approvals = outcomes(snapshot, wanted, client)
         if warning := unattributed_warning(approvals, client):
-            click.echo(f"sopgit: {warning}", err=True)
+            echo(f"sopgit: {warning}", err=True)
         plan = plan_release(
             snapshot,
             list(sop_ids),
@@ -437,20 +443,18 @@ def release(
         preflight(snapshot, plan, allow_branch)
         if dry_run:
             for update in plan.updates:
-                click.echo(update.diff())
-            click.echo("commit:\n" + _indent(plan.commit_message))
+                echo(update.diff())
+            echo("commit:\n" + _indent(plan.commit_message))
             for tag in plan.tags:
-                click.echo(f"tag {tag.name}:\n" + _indent(tag.message))
+                echo(f"tag {tag.name}:\n" + _indent(tag.message))
             return
         commit = apply_release(snapshot, plan, sign=sign)
     for tag in plan.tags:
-        click.echo(
-            f"{tag.sop_id} {tag.previous or '-'} -> {tag.version} ({tag.bump})  tag {tag.name}"
-        )
-    click.echo(f"release commit {commit[:10]}", err=True)
+        echo(f"{tag.sop_id} {tag.previous or '-'} -> {tag.version} ({tag.bump})  tag {tag.name}")
+    echo(f"release commit {commit[:10]}", err=True)
     if push:
         push_release(snapshot, plan)
-        click.echo(
+        echo(
             f"pushed {snapshot.branch} and {len(plan.tags)} tag(s) to {lib.config.remote}", err=True
         )
 
@@ -475,7 +479,7 @@ def hooks_install(ctx: click.Context, dry_run: bool) -> None:
     for item in install_hooks(GitRepo.open(ctx.obj["cwd"]), dry_run=dry_run):
         verb = "would install" if dry_run else "installed"
         kept = f" (your hook kept as {item.legacy.name}, run first)" if item.legacy else ""
-        click.echo(f"{verb} {item.path}{kept}")
+        echo(f"{verb} {item.path}{kept}")
 
 
 @cli.group(hidden=True)
@@ -495,7 +499,7 @@ def hook_pre_commit(ctx: click.Context, files: tuple[str, ...]) -> None:
     if result.diagnostics:
         _print_check(result, "text")
     if result.errors:
-        click.echo(
+        echo(
             "sopgit: commit stopped; fix the problems above (or commit with --no-verify)", err=True
         )
     ctx.exit(1 if result.errors else 0)
@@ -514,9 +518,9 @@ def hook_commit_msg(ctx: click.Context, message_file: str) -> None:
     if problem is None:
         return
     if lib.config.commit_msg == "block":
-        click.echo(f"sopgit: commit stopped: {problem}", err=True)
+        echo(f"sopgit: commit stopped: {problem}", err=True)
         ctx.exit(1)
-    click.echo(f"sopgit: warning: {problem}", err=True)
+    echo(f"sopgit: warning: {problem}", err=True)
 
 
 @cli.command("run-args", hidden=True)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sopgit.cli_support import library, path_arg, today
+from sopgit.cli_support import echo, library, path_arg, today
 
 if TYPE_CHECKING:
     from sopgit.history import SopVersion
@@ -71,7 +71,7 @@ def export(
     if not target.parent.is_dir():
         raise UsageError(f"no such folder {target.parent}; create it first")
     _write(target, _render(copy, fmt))
-    click.echo(f"wrote {target} ({copy.binding.sop_id} v{copy.binding.version}, {copy.status})")
+    echo(f"wrote {target} ({copy.binding.sop_id} v{copy.binding.version}, {copy.status})")
 
 
 def _need_pdf() -> None:
@@ -145,7 +145,7 @@ def _export_all(ctx: click.Context, fmt: str, output: str | None) -> None:
         progress.report("exporting", count, f"of {len(ids)} SOPs")
     progress.done()
     _write(folder / "index.html", binder_index(entries, lib.config.name, today()).encode("utf-8"))
-    click.echo(f"wrote {len(entries)} controlled copies and index.html to {folder}")
+    echo(f"wrote {len(entries)} controlled copies and index.html to {folder}")
 
 
 @click.command()
@@ -173,9 +173,7 @@ def verify(ctx: click.Context, file: Path, expect: str | None) -> None:
             f"{file}: a copy of {claimed.binding.sop_id}, which is not in this library"
         )
     verdict = verify_copy(snapshot, claimed, expect)
-    click.echo(
-        f"{verdict.line}" if verdict.ok else f"sopgit: {file}: {verdict.line}", err=not verdict.ok
-    )
+    echo(f"{verdict.line}" if verdict.ok else f"sopgit: {file}: {verdict.line}", err=not verdict.ok)
     if not verdict.ok:
         ctx.exit(1)
 

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sopgit.cli_support import date_option, library, path_arg, text_table, today
+from sopgit.cli_support import (
+    date_option,
+    echo,
+    echo_json,
+    library,
+    path_arg,
+    text_table,
+    today,
+)
 from sopgit.textio import write_checked
 
 if TYPE_CHECKING:
@@ -78,13 +86,13 @@ def review(
         text = text_table(body, ["ID", "TITLE", "VERSION", "REVIEW DUE", ""]) + "\n"
     else:
         text = ""
-        click.echo(f"No SOP is due for review within {within} days.", err=True)
+        echo(f"No SOP is due for review within {within} days.", err=True)
     if output is None:
-        click.echo(text, nl=False)
+        (echo_json if fmt == "json" else echo)(text, nl=False)
         return
     target = path_arg(ctx, output)
-    target.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {target}", err=True)
+    write_checked(snapshot.lib.root, target, text)
+    echo(f"wrote {target}", err=True)
 
 
 def _due(snapshot: Snapshot, within: int) -> list[dict[str, Any]]:
@@ -154,12 +162,12 @@ def _record_review(snapshot: Snapshot, sop_id: str, note: str, sign: bool, dry_r
         raise RepoError("has staged changes; commit or unstage them first", repo.root)
     message = event_message(REVIEW_TRAILER, sop.sop_id, str(version.current), today(), note)
     if dry_run:
-        click.echo(message, nl=False)
+        echo(message, nl=False)
         return
     commit = repo.commit_empty(message, sign=sign or repo.signing_configured("commit"))
     interval = snapshot.lib.config.review_interval_days
-    click.echo(f"{sop.sop_id} v{version.current} reviewed; next review in {interval} days")
-    click.echo(f"review commit {commit[:10]}", err=True)
+    echo(f"{sop.sop_id} v{version.current} reviewed; next review in {interval} days")
+    echo(f"review commit {commit[:10]}", err=True)
 
 
 @click.command()
@@ -196,16 +204,16 @@ def ack(
         if e.sop_id == sop.sop_id and e.version == wanted and e.email.lower() == me.email.lower()
     ]
     if mine:
-        click.echo(f"{me.name} acknowledged {sop.sop_id} v{wanted} already, on {mine[0].date}")
+        echo(f"{me.name} acknowledged {sop.sop_id} v{wanted} already, on {mine[0].date}")
     elif dry_run:
         message = event_message(ACK_TRAILER, sop.sop_id, wanted, today(), "")
-        click.echo(f"would record on {ACKS_REF}, as {me.name} <{me.email}>:\n{message}", nl=False)
+        echo(f"would record on {ACKS_REF}, as {me.name} <{me.email}>:\n{message}", nl=False)
         _what_changed(current, wanted, acks, me.email)
         return
     else:
         message = event_message(ACK_TRAILER, sop.sop_id, wanted, today(), "")
         lib.repo.append_to_ref(ACKS_REF, message, sign or lib.repo.signing_configured("commit"))
-        click.echo(f"{me.name} acknowledged {sop.sop_id} v{wanted}")
+        echo(f"{me.name} acknowledged {sop.sop_id} v{wanted}")
     _what_changed(current, wanted, acks, me.email)
     if push:
         lib.repo.run("push", "--quiet", lib.config.remote, f"{ACKS_REF}:{ACKS_REF}")
@@ -224,7 +232,7 @@ def _what_changed(version: SopVersion, wanted: str, acks: list[Event], email: st
     for catchup in catchups(version.sop_id, target, acks, max(older, default=None), page):
         if catchup.email == email.lower():
             site = f" (site: {catchup.page})" if catchup.page else ""
-            click.echo(
+            echo(
                 f"changed since v{catchup.acknowledged}, which you acknowledged: "
                 f"{catchup.command}{site}",
                 err=True,
@@ -261,7 +269,7 @@ def training(ctx: click.Context, sop_ids: tuple[str, ...], fmt: str) -> None:
         data = [
             {**r.as_dict(), "changes_since": [c.as_dict() for c in behind[r.sop_id]]} for r in rows
         ]
-        click.echo(json.dumps(data, indent=2))
+        echo_json(json.dumps(data, indent=2))
     elif fmt == "csv":  # one line per person and SOP, for HR systems
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -275,20 +283,20 @@ def training(ctx: click.Context, sop_ids: tuple[str, ...], fmt: str) -> None:
                 )
             for person in r.missing:
                 writer.writerow([r.sop_id, r.title, r.version, person, "", "", "missing"])
-        click.echo(out.getvalue(), nl=False)
+        echo(out.getvalue(), nl=False)
     else:
         body = [
             [r.sop_id, r.version, str(len(r.acknowledged)), ", ".join(r.missing) or "-"]
             for r in rows
         ]
-        click.echo(text_table(body, ["ID", "VERSION", "ACKNOWLEDGED", "MUST ACKNOWLEDGE"]))
+        echo(text_table(body, ["ID", "VERSION", "ACKNOWLEDGED", "MUST ACKNOWLEDGE"]))
         me = lib.repo.identity()
         mine = [c for r in rows for c in behind[r.sop_id] if me and c.email == me.email.lower()]
         if mine:
-            click.echo("\nChanged since the version you acknowledged:")
+            echo("\nChanged since the version you acknowledged:")
             for c in mine:
                 page = f" (site: {c.page})" if c.page else ""
-                click.echo(f"  v{c.acknowledged} -> v{c.current}: {c.command}{page}")
+                echo(f"  v{c.acknowledged} -> v{c.current}: {c.command}{page}")
 
 
 @click.command()
@@ -329,7 +337,7 @@ def retire(
     lib = library(ctx)
     if dry_run:
         planned = retirement.prepare(load_snapshot(lib), sop_id, reason, successor)
-        click.echo("commit:\n" + "".join(f"    {line}\n" for line in planned.message.splitlines()))
+        echo("commit:\n" + "".join(f"    {line}\n" for line in planned.message.splitlines()))
         return
     with release_lock(lib.repo):
         done = retirement.retire(
@@ -343,10 +351,10 @@ def retire(
             allow_unapproved=unapproved_reason if allow_unapproved else None,
         )
     if done.plan is None:
-        click.echo(f"{done.sop_id} marked retired; release it after review with 'sopgit release'")
+        echo(f"{done.sop_id} marked retired; release it after review with 'sopgit release'")
         return
     tag = done.plan.tags[0]
-    click.echo(f"{done.sop_id} retired: final version {tag.version}, tag {tag.name}")
+    echo(f"{done.sop_id} retired: final version {tag.version}, tag {tag.name}")
 
 
 @click.command()
@@ -384,8 +392,8 @@ def audit(ctx: click.Context, sop_id: str, only: str | None, fmt: str, output: s
         else render_markdown("audit.md.j2", {"a": data}, lib.root)
     )
     if output is None:
-        click.echo(text, nl=False)
+        (echo_json if fmt == "json" else echo)(text, nl=False)
         return
     target = path_arg(ctx, output)
     write_checked(lib.root, target, text)
-    click.echo(f"wrote {target}", err=True)
+    echo(f"wrote {target}", err=True)

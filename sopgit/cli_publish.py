@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sopgit.cli_support import library, path_arg, today
+from sopgit.cli_support import echo, echo_json, library, path_arg, today
 
 if TYPE_CHECKING:
     from sopgit.workspace import Library
@@ -35,11 +35,11 @@ def _target(
     return path_arg(ctx, output) if output else lib.root / default
 
 
-def _emit(lib: Library, text: str, target: Path | None, dry_run: bool) -> None:
+def _emit(lib: Library, text: str, target: Path | None, dry_run: bool, fmt: str = "md") -> None:
     from sopgit.publish import write_if_changed
 
     if target is None:
-        click.echo(text, nl=False)
+        (echo_json if fmt == "json" else echo)(text, nl=False)
         return
     try:
         label = target.resolve().relative_to(lib.root).as_posix()
@@ -47,14 +47,14 @@ def _emit(lib: Library, text: str, target: Path | None, dry_run: bool) -> None:
         label = str(target)
     result = write_if_changed(lib.root, target, text, dry_run=dry_run, label=label)
     if dry_run and result.diff:
-        click.echo(result.diff, nl=False)
+        echo(result.diff, nl=False)
     verb = {"created": "create", "updated": "update"}.get(result.state)
     if result.state == "unchanged":
-        click.echo(f"unchanged {label}")
+        echo(f"unchanged {label}")
     elif dry_run:
-        click.echo(f"would {verb} {label}", err=True)
+        echo(f"would {verb} {label}", err=True)
     else:
-        click.echo(f"{result.state} {label}")
+        echo(f"{result.state} {label}")
 
 
 def _json(data: Any) -> str:
@@ -89,7 +89,7 @@ def changelog(
     wanted = check_sop_id(sop_id, lib.config.format.id_pattern) if sop_id else None
     data = changelog_data(load_snapshot(lib), since=since, sop_id=wanted)
     text = _json(data) if fmt == "json" else render_markdown("changelog.md.j2", data, lib.root)
-    _emit(lib, text, _target(ctx, lib, output, CHANGELOG_FILE, fmt), dry_run)
+    _emit(lib, text, _target(ctx, lib, output, CHANGELOG_FILE, fmt), dry_run, fmt)
 
 
 @click.command()
@@ -111,7 +111,7 @@ def index(ctx: click.Context, fmt: str, output: str | None, dry_run: bool) -> No
     target = _target(ctx, lib, output, INDEX_FILE, fmt)
     data = index_data(load_snapshot(lib), target)
     text = _json(data) if fmt == "json" else render_markdown("index.md.j2", data, lib.root)
-    _emit(lib, text, target, dry_run)
+    _emit(lib, text, target, dry_run, fmt)
 
 
 @click.command()
@@ -131,10 +131,10 @@ def build(ctx: click.Context, output: str | None, dry_run: bool) -> None:
     report = build_site(load_snapshot(lib), target, today(), dry_run=dry_run)
     if dry_run:
         for name in report.pages:
-            click.echo(f"would write {target / name}")
+            echo(f"would write {target / name}")
         return
     pages = sum(1 for name in report.pages if name.endswith(".html"))
-    click.echo(
+    echo(
         f"built {pages} pages in {target} ({time.monotonic() - started:.1f}s); "
         f"open {target / 'index.html'}",
         err=True,

@@ -430,6 +430,8 @@ def build_site(
         for name, html in pages.items():
             target = staging / name
             target.parent.mkdir(parents=True, exist_ok=True)
+            # a byte that was not UTF-8 in an SOP shows as U+FFFD on the page
+            html = html.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
             target.write_text(html, encoding="utf-8", newline="\n")
         for name, file in assets.items():
             target = staging / "assets" / name
