@@ -717,7 +717,7 @@ def adopt_library(
     try:
         head = repo.head() if plan else ""
         for tag in plan:
-            repo.run("tag", "-a", "--cleanup=verbatim", "-m", tag.message, tag.name, head)
+            repo.run("tag", "-a", "--cleanup=verbatim", "-m", tag.message, "--", tag.name, head)
             created.append(tag.name)
     except BaseException:
         if created:

@@ -38,6 +38,17 @@ class SopgitGroup(click.Group):
         except SopgitError as err:
             echo(clean(f"sopgit: {err}", one_line=True), err=True)
             ctx.exit(err.exit_code)
+        except OSError as err:  # a read-only .git or work tree, a full disk
+            where = f"{err.filename}: " if err.filename else ""
+            what = err.strerror or str(err)
+            echo(
+                clean(
+                    f"sopgit: {where}{what}; check its permissions and the free space",
+                    one_line=True,
+                ),
+                err=True,
+            )
+            ctx.exit(2)
 
 
 @click.group(cls=SopgitGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -407,6 +418,7 @@ def release(
 
     Refused (exit 1) when an approval that [approval] requires is missing.
     """
+    from sopgit.errors import UsageError
     from sopgit.release import (
         apply_release,
         bump_option,
@@ -441,6 +453,11 @@ def release(
             allow_unapproved=reason if allow_unapproved else None,
         )
         preflight(snapshot, plan, allow_branch)
+        if push and lib.config.remote not in lib.repo.remotes():
+            raise UsageError(
+                f"remote '{lib.config.remote}' (sopgit.toml [library] remote) is not a "
+                "configured git remote; add it with 'git remote add' or fix the name"
+            )
         if dry_run:
             for update in plan.updates:
                 echo(update.diff())

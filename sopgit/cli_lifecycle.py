@@ -216,7 +216,7 @@ def ack(
         echo(f"{me.name} acknowledged {sop.sop_id} v{wanted}")
     _what_changed(current, wanted, acks, me.email)
     if push:
-        lib.repo.run("push", "--quiet", lib.config.remote, f"{ACKS_REF}:{ACKS_REF}")
+        lib.repo.run("push", "--quiet", "--", lib.config.remote, f"{ACKS_REF}:{ACKS_REF}")
 
 
 def _what_changed(version: SopVersion, wanted: str, acks: list[Event], email: str) -> None:

@@ -101,6 +101,48 @@ def _positive_int(value: Any) -> int:
     return value
 
 
+MAX_INTERVAL_DAYS = 36_500  # a review every hundred years is the longest sopgit computes
+
+
+def _days(value: Any) -> int:
+    days = _positive_int(value)
+    if days > MAX_INTERVAL_DAYS:
+        raise ValueError(f"a number of days from 1 to {MAX_INTERVAL_DAYS}")
+    return days
+
+
+# What git refuses in a ref name (git check-ref-format): control characters, space,
+# ~ ^ : ? * [ \, "..", "@{", a component starting with "." or ending in ".lock", an
+# empty component, a trailing "." or "/".
+_BAD_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|^\.|/$|^/|\.$|\.lock(?:/|$)")
+
+
+def ref_name_problem(name: str) -> str | None:
+    """Why NAME is not a valid git ref name below refs/ (None when it is)."""
+    if not name:
+        return "is empty"
+    match = _BAD_REF.search(name)
+    if match:
+        return f"has {match.group()!r} where git allows none"
+    return None
+
+
+def _ref_name(value: Any) -> str:
+    text = _string(value)
+    problem = ref_name_problem(text)
+    if problem or text.startswith("-"):
+        raise ValueError(f"a valid git branch name (this one {problem or 'starts with -'})")
+    return text
+
+
+def _remote(value: Any) -> str:
+    """A remote's name: never an option, never a URL or path with odd characters."""
+    text = _string(value)
+    if text.startswith("-") or ref_name_problem(text) or "/" in text:
+        raise ValueError('the name of a configured git remote, e.g. "origin"')
+    return text
+
+
 def _string_list(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ValueError('a list of strings, e.g. ["peer", "manager"]')
@@ -136,6 +178,13 @@ def _tag_format(value: Any) -> str:
     text = _string(value)
     if "{id}" not in text or "{version}" not in text:
         raise ValueError('a format holding {id} and {version}, e.g. "{id}/v{version}"')
+    sample = text.replace("{id}", "ENG-001").replace("{version}", "1.2.3")
+    problem = ref_name_problem(sample)
+    if problem or sample.startswith("-"):
+        raise ValueError(
+            "a format whose tags git accepts (it makes "
+            f"'{sample}', which {problem or 'starts with -'})"
+        )
     return text
 
 
@@ -152,14 +201,14 @@ SCHEMA: dict[str, dict[str, tuple[Validator, str]]] = {
     "library": {
         "name": (_string, "name"),
         "root": (_relative_dir, "root"),
-        "release_branch": (_string, "release_branch"),
-        "remote": (_string, "remote"),
+        "release_branch": (_ref_name, "release_branch"),
+        "remote": (_remote, "remote"),
     },
     "versioning": {
         "tag_format": (_tag_format, "tag_format"),
         "initial_version": (_semver, "initial_version"),
     },
-    "review": {"interval_days": (_positive_int, "review_interval_days")},
+    "review": {"interval_days": (_days, "review_interval_days")},
     "approval": {
         "required": (_string_list, "approval_required"),
         "require_signed": (_bool, "approval_require_signed"),

@@ -15,7 +15,8 @@ from functools import cached_property
 from typing import Any
 
 import yaml
-from frontmatter.default_handlers import YAMLHandler
+import yaml.composer
+import yaml.constructor
 
 from sopgit.errors import DocumentError
 from sopgit.textio import ending, neighbour_ending, split_lines
@@ -24,6 +25,130 @@ FENCE = "---"
 HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
 CODE_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 REVISION_HISTORY = "revision-history"
+
+
+# --- frontmatter YAML: untrusted, so parsed defensively --------------------------------
+
+MAX_FRONTMATTER = 64 * 1024  # bytes of YAML; an SOP's metadata is a few hundred
+MAX_DEPTH = 32  # nesting of lists and mappings
+
+
+class YamlRefused(yaml.YAMLError):
+    """Frontmatter sopgit will not read: an anchor or alias, too deep, a duplicate key."""
+
+    def __init__(self, problem: str, mark: yaml.Mark | None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.problem_mark = mark
+
+
+class _StrictConstruction(yaml.constructor.SafeConstructor):
+    """Safe construction that refuses a key given twice (YAML would keep the last one,
+    a release would rewrite the first) and keeps an impossible date as text, for check
+    to report, instead of failing."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[object, yaml.Node] = {}
+            for key_node, _ in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else id(key_node)
+                if key in seen:
+                    first = seen[key].start_mark.line + 2
+                    raise YamlRefused(
+                        f"has the key '{key}' twice (first on line {first}); keep one",
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return self.construct_scalar(node)  # not a real date: check says so
+
+
+_StrictConstruction.add_constructor(  # type: ignore[type-var]
+    "tag:yaml.org,2002:timestamp", _StrictConstruction.construct_yaml_timestamp
+)
+
+
+class _CheckedLoader(
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    yaml.composer.Composer,
+    _StrictConstruction,
+    yaml.resolver.Resolver,
+):
+    """The pure-Python parser, for YAML that may hold anchors, aliases or deep nesting:
+    each is refused as it is met, so an alias bomb is never expanded."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _StrictConstruction.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise YamlRefused(
+                "uses an anchor or alias (& or *); write the value out", event.start_mark
+            )
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise YamlRefused(f"nests deeper than {MAX_DEPTH} levels", event.start_mark)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+if hasattr(yaml, "CParser"):
+
+    class _FastLoader(yaml.CParser, _StrictConstruction, yaml.resolver.Resolver):  # type: ignore[misc,name-defined]
+        def __init__(self, stream: str) -> None:
+            yaml.CParser.__init__(self, stream)  # type: ignore[attr-defined]
+            _StrictConstruction.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+    FAST_LOADER: type | None = _FastLoader
+else:  # pragma: no cover - PyYAML without libyaml
+    FAST_LOADER = None
+
+
+def _needs_checks(source: str) -> bool:
+    """Could SOURCE hold an anchor, an alias or deep flow nesting? (A cheap look; when in
+    doubt the checked parser reads it.)"""
+    if "&" in source or "*" in source:
+        return True
+    depth = deepest = 0
+    for char in source:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest > MAX_DEPTH // 2
+
+
+def load_frontmatter(source: str) -> Any:
+    """SOURCE (frontmatter YAML) as Python values, or YAMLError. Never expands an alias,
+    never recurses without bound, never keeps one of two equal keys silently."""
+    if len(source.encode("utf-8", "surrogateescape")) > MAX_FRONTMATTER:
+        raise YamlRefused(f"is larger than {MAX_FRONTMATTER // 1024} KiB; shorten it", None)
+    loader_class = _CheckedLoader if FAST_LOADER is None or _needs_checks(source) else FAST_LOADER
+    loader = loader_class(source)
+    try:
+        return loader.get_single_data()
+    except RecursionError:
+        raise YamlRefused(f"nests deeper than {MAX_DEPTH} levels", None) from None
+    finally:
+        loader.dispose()
 
 
 def marker(name: str, end: bool = False) -> str:
@@ -72,11 +197,17 @@ def parse_document(text: str, path: str = "<text>") -> Document:
     end = _frontmatter_bounds(lines, path)
     source = "".join(lines[1:end])
     try:
-        meta = YAMLHandler().load(source) if source.strip() else {}
+        meta = load_frontmatter(source) if source.strip() else {}
+    except YamlRefused as err:
+        line = err.problem_mark.line + 2 if err.problem_mark is not None else 1
+        raise DocumentError(f"frontmatter {err.problem}", path, line) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "context_mark", None) or getattr(err, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
         problem = getattr(err, "problem", None) or "cannot be parsed"
+        if isinstance(err, yaml.reader.ReaderError):
+            problem = f"holds a character YAML does not allow (#x{err.character:x})"
+            line = source.count("\n", 0, err.position) + 2
         raise DocumentError(
             f"frontmatter YAML {problem}; fix the YAML syntax", path, line
         ) from None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import tempfile
 import threading
@@ -177,9 +178,7 @@ class HistoryScan:
         progress.done()
         self._output.close()
         if self._process.wait() != 0:
-            reason = (
-                stderr.splitlines()[-1] if stderr else f"exit status {self._process.returncode}"
-            )
+            reason = failure_cause(stderr, self._process.returncode)
             raise RepoError(f"git {self._args[0]} failed: {reason}", self._repo.root)
         if self._error is not None:
             raise self._error
@@ -365,7 +364,17 @@ class GitRepo:
         and approval trailers) but list no files. Call result() for the commits.
         """
         return HistoryScan(
-            self, ["log", "-z", "--name-status", "-M", f"--format={LOG_FORMAT}", rev, "--"]
+            self,
+            [
+                "log",
+                "-z",
+                "--name-status",
+                "-M",
+                f"--format={LOG_FORMAT}",
+                "--end-of-options",
+                rev,
+                "--",
+            ],
         )
 
     def tags(self, pattern: str = "") -> list[Tag]:
@@ -380,7 +389,7 @@ class GitRepo:
         wanted = sorted(set(targets))
         if not wanted:
             return {}
-        out = self.run("rev-list", "--parents", *wanted, "--not", "HEAD", "--")
+        out = self.run("rev-list", "--parents", "--end-of-options", *wanted, "^HEAD", "--")
         graph: dict[str, tuple[str, ...]] = {}
         for line in out.splitlines():
             sha, *parents = line.split()
@@ -455,7 +464,14 @@ class GitRepo:
         wanted = sorted(set(shas))
         if not wanted:
             return {}
-        out = self.run("log", "--no-walk=unsorted", "--format=%H%x00%G?%x00%GS%x00", *wanted, "--")
+        out = self.run(
+            "log",
+            "--no-walk=unsorted",
+            "--format=%H%x00%G?%x00%GS%x00",
+            "--end-of-options",
+            *wanted,
+            "--",
+        )
         found: dict[str, tuple[str, str]] = {}
         for record in out.split("\0\n"):
             parts = record.strip("\n").split("\0")
@@ -470,6 +486,10 @@ class GitRepo:
         except RepoError:
             return False
         return True
+
+    def remotes(self) -> list[str]:
+        """The names of the configured remotes."""
+        return self.run("remote").split()
 
     def remote_url(self, remote: str) -> str | None:
         try:
@@ -492,14 +512,16 @@ class GitRepo:
         """The commit the first of NAMES that exists names, or None."""
         for name in names:
             try:
-                return self.run("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}").strip()
+                return self.run(
+                    "rev-parse", "--verify", "--quiet", "--end-of-options", f"{name}^{{commit}}"
+                ).strip()
             except RepoError:
                 continue
         return None
 
     def commits_between(self, base: str, tip: str = "HEAD") -> set[str]:
         """Commits reachable from TIP and not from BASE."""
-        return set(self.run("rev-list", tip, "--not", base, "--").split())
+        return set(self.run("rev-list", "--end-of-options", tip, f"^{base}", "--").split())
 
     def run_bytes(self, *args: str) -> bytes:
         try:
@@ -533,8 +555,8 @@ class GitRepo:
 
     def switch_back(self, previous: str, created: str) -> None:
         """Undo create_branch: check out PREVIOUS again and delete CREATED."""
-        self.run("checkout", "--quiet", previous)
-        self.run("branch", "--quiet", "-D", created)
+        self.run("checkout", "--quiet", previous, "--")
+        self.run("branch", "--quiet", "-D", "--", created)
 
     def acting_as(self, person: Identity, date: str) -> None:
         """Make every later commit and tag by PERSON at DATE (for generated history)."""
@@ -612,7 +634,25 @@ def _reason(err: GitCommandError) -> str:
     text = stderr.strip().removeprefix("stderr:").strip()
     if len(text) > 1 and text[0] == text[-1] == "'":  # GitPython quotes the whole stderr
         text = text[1:-1].strip()
-    return text.splitlines()[-1] if text else f"exit status {err.status}"
+    status = err.status if isinstance(err.status, int) else None
+    return failure_cause(text, status)
+
+
+def failure_cause(stderr: str, status: int | None) -> str:
+    """Why git failed, in one line: its first fatal or error line, else its first line
+    that is not a hint; for git stopped by a signal, the signal."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    causes = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    said = causes or [line for line in lines if not line.startswith("hint:")]
+    if said:
+        return said[0]
+    if status is not None and status < 0:
+        try:
+            name = signal.Signals(-status).name
+        except ValueError:
+            name = f"signal {-status}"
+        return f"git was stopped by {name} (out of disk space or a file size limit?)"
+    return f"exit status {status}" if status is not None else "no reason given"
 
 
 @contextmanager

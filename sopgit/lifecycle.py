@@ -97,13 +97,23 @@ def next_review(
     dates = [d for d in [last_release, *(r.date for r in reviews)] if d]
     if not dates:
         return None
-    return (dt.date.fromisoformat(max(dates)) + dt.timedelta(days=interval_days)).isoformat()
+    try:
+        return (dt.date.fromisoformat(max(dates)) + dt.timedelta(days=interval_days)).isoformat()
+    except (ValueError, OverflowError):  # a hand-typed date no calendar has
+        return None
+
+
+MAX_INTERVAL_DAYS = 36_500  # as sopgit.config allows for the library's interval
+
+
+def valid_interval(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_INTERVAL_DAYS
 
 
 def interval_for(meta: Mapping[str, object], default: int) -> int:
     """The SOP's own `reviewIntervalDays`, else the library's."""
     value = meta.get("reviewIntervalDays")
-    valid = isinstance(value, int) and not isinstance(value, bool) and value > 0
+    valid = valid_interval(value)
     return value if valid else default  # type: ignore[return-value]
 
 

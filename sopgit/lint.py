@@ -31,6 +31,7 @@ from sopgit.document import (
 )
 from sopgit.errors import DocumentError
 from sopgit.library import is_under
+from sopgit.lifecycle import MAX_INTERVAL_DAYS, valid_interval
 from sopgit.versioning import DEFAULT_ID_PATTERN, UNRELEASED, parse_version
 
 STATUSES = ("draft", "effective", "retired")
@@ -163,6 +164,12 @@ def _check_frontmatter(doc: Document, facts: LibraryFacts) -> list[Diagnostic]:
     date_key = key("last_updated")
     if date_key and date_key in meta and not _is_date(meta[date_key], fmt.date_format):
         add(date_key, "key-type", f"'{date_key}' must be a date written {_date_shape(fmt)}")
+    if "reviewIntervalDays" in meta and not valid_interval(meta["reviewIntervalDays"]):
+        add(
+            "reviewIntervalDays",
+            "key-type",
+            f"'reviewIntervalDays' must be a number of days from 1 to {MAX_INTERVAL_DAYS}",
+        )
     tags_key = key("tags")
     tags = meta.get(tags_key) if tags_key else None
     if (
@@ -305,7 +312,17 @@ def _check_identity(doc: Document, facts: LibraryFacts) -> list[Diagnostic]:
     if fmt.id_source == "key" and fmt.key("id"):
         sop_id = doc.meta.get(fmt.key("id"))
         if not isinstance(sop_id, str):
-            return []
+            if fmt.key("id") not in doc.meta:
+                return []
+            return [
+                Diagnostic(
+                    path,
+                    doc.line_of(fmt.key("id")),
+                    "key-type",
+                    f"'{fmt.key('id')}' must be a text id like ENG-001, not {sop_id!r}; "
+                    "quote it or fix it",
+                )
+            ]
         line = doc.line_of(fmt.key("id"))
         match = id_regex(fmt.id_pattern).match(sop_id)
         if not match:

@@ -365,7 +365,7 @@ def push_release(snapshot: Snapshot, plan: ReleasePlan) -> None:
     lib = snapshot.lib
     refs = [f"refs/heads/{snapshot.branch}"] + [f"refs/tags/{t.name}" for t in plan.tags]
     try:
-        lib.repo.run("push", "--atomic", "--quiet", lib.config.remote, *refs)
+        lib.repo.run("push", "--atomic", "--quiet", "--", lib.config.remote, *refs)
     except RepoError as err:
         raise RepoError(
             f"the release is made here but the push failed ({err.message}); "
