@@ -55,12 +55,12 @@ def sop_file(draw: st.DrawFn) -> bytes:
     managed = [b"version: 1.0.0", b"lastUpdated: 2025-03-13"]
     for key in keys:
         value = draw(plain) or "x"
-        blanks = draw(st.sampled_from([b"", b" ", b"\t ", b"  # note "]))
+        blanks = draw(st.sampled_from([b"", b" ", b"   ", b"  # note "]))
         front.append(line(f"{key}: {value}".encode() + blanks))
     for text in managed:
         front.insert(
             draw(st.integers(1, len(front))),
-            line(text + draw(st.sampled_from([b"", b"  ", b" \t"]))),
+            line(text + draw(st.sampled_from([b"", b"  ", b"  # kept"]))),
         )
     front.append(line(b"---"))
     before = [line(draw(body_bytes)) for _ in range(draw(st.integers(0, 5)))]
@@ -115,8 +115,9 @@ def test_release_writer_changes_only_its_own_lines_byte_for_byte(data, version, 
         key = old.split(b":", 1)[0]
         value = b"2026-11-22" if key == b"lastUpdated" else version.encode()
         body = old.rstrip(b"\r\n")
-        trailing = body[len(body.rstrip(b" \t")) :]
-        assert now == key + b": " + value + trailing + old[len(body) :]
+        rest = body[len(key) + 2 :]  # the old value, then blanks or a comment the author kept
+        tail = rest[len(rest.split()[0]) :]
+        assert now == key + b": " + value + tail + old[len(body) :]
 
 
 LEGACY_TOML = """\
