@@ -218,7 +218,7 @@ def _tag_plan(
     if retirement is not None:
         trailers.append(f"Retired: {retirement[0]}")
         trailers += [f"Superseded-By: {retirement[1]}"] if retirement[1] else []
-    if verdict.missing and allow_unapproved:
+    if not verdict.satisfied and allow_unapproved:
         trailers.append(f"Allow-Unapproved: {' '.join(allow_unapproved.split())}")
         trailers += [f"Missing-Approval: {role}" for role in verdict.missing]
     # Who signed in what role, when and where: readable, beside the machine trailers.

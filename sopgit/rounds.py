@@ -186,7 +186,7 @@ def unattributed_warning(verdicts: Mapping[str, Outcome], client: GitHubClient |
     cap = client.max_requests if client is not None else None
     shown = ", ".join(c[:10] for c in commits[:10]) + (", ..." if len(commits) > 10 else "")
     return (
-        f"warning: stopped asking GitHub at {cap} requests ([github] max_requests); "
+        f"warning: GitHub request cap reached ([github] max_requests = {cap}); "
         f"{len(commits)} commit(s) not attributed to a pull request: {shown}"
     )
 

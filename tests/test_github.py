@@ -836,7 +836,7 @@ def test_a_release_of_50_sops_and_500_commits_stays_under_the_request_cap(
     unattributed = sorted([*pulls, *(marks[squashed[n]] for n in range(321, 361))])
     warning, refusal = result.stderr.splitlines()
     assert warning == (
-        "sopgit: warning: stopped asking GitHub at 60 requests ([github] max_requests); "
+        "sopgit: warning: GitHub request cap reached ([github] max_requests = 60); "
         f"80 commit(s) not attributed to a pull request: "
         f"{', '.join(c[:10] for c in unattributed[:10])}, ..."
     )
@@ -892,3 +892,36 @@ def test_a_release_of_50_sops_and_500_commits_stays_under_the_request_cap(
     assert f"Stale-Approved-by: @lee-chen (commit {heads[311][:10]}) " in last
     # ENG-131: rebase-merged in #403, whose head only GitHub knows.
     assert f"(manager; commit {heads[403][:10]})" in tag_message(root, "ENG-131/v1.0.1")
+
+
+def test_past_the_cap_a_release_is_refused_and_an_override_records_the_commits(governed, run, api):
+    (governed / "sopgit.toml").write_text(POLICY + "\n[github]\nmax_requests = 1\n", "utf-8")
+    commit_all(governed, "chore: one GitHub request at most")
+    edit(governed, ENG_001, "Rebased in.")
+    sha = commit_as(governed, BEN, "fix(ENG-001): rebased in", "2026-03-01T09:00:00Z")
+    api.expect(f"/repos/acme/sops/commits/{sha}/pulls").respond_with_json(
+        [{"number": 15, "state": "closed", "user": {"login": "ben-ode"}, "merged_at": "x"}]
+    )
+
+    result = sopgit(run, governed, "release", expect=1)
+
+    assert result.stderr.splitlines() == [
+        "sopgit: warning: GitHub request cap reached ([github] max_requests = 1); "
+        f"1 commit(s) not attributed to a pull request: {sha[:10]}",
+        "sopgit: release refused: ENG-001 lacks approval as peer, manager, and ENG-001 has "
+        f"1 commit(s) not attributed to a pull request ({sha[:10]}; the GitHub request cap "
+        "was reached). Approve in the pull request or with 'sopgit approve ID --role ROLE', "
+        "or pass --allow-unapproved --reason TEXT",
+    ]
+    assert len(api.log) == 1
+
+    sopgit(run, governed, "release", "--allow-unapproved", "--reason", "INC-7 outage")
+
+    message = tag_message(governed, "ENG-001/v1.0.1")
+    assert message.endswith(
+        "Approval-Required: peer, manager\n"
+        f"Unattributed-Commit: {sha}\n"
+        "Allow-Unapproved: INC-7 outage\n"
+        "Missing-Approval: peer\n"
+        "Missing-Approval: manager\n\n"
+    )
