@@ -258,6 +258,24 @@ class GitRepo:
             raise RepoError(f"git {args[0]} failed: {_reason(err)}", self.root) from None
         return output
 
+    def run_binary(self, *args: str, input: bytes, env: Mapping[str, str] | None = None) -> bytes:
+        """Run one git command with INPUT as its stdin, bytes in and out."""
+        done = subprocess.run(
+            ["git", *args],
+            cwd=self.root,
+            input=input,
+            capture_output=True,
+            env={**os.environ, **self.env, **(env or {})},
+        )
+        if done.returncode != 0:
+            stderr = done.stderr.decode("utf-8", "replace").strip()
+            if done.returncode < 0:  # e.g. SIGXFSZ: a file grew past the size limit
+                reason = f"git was killed: {signal.strsignal(-done.returncode)}"
+            else:
+                reason = stderr.splitlines()[-1] if stderr else f"exit {done.returncode}"
+            raise RepoError(f"git {args[0]} failed: {reason}", self.root)
+        return done.stdout
+
     # --- reading -----------------------------------------------------------------
 
     def current_branch(self) -> str | None:

@@ -4,12 +4,12 @@ The steps of a release, in order (SOPGIT_FAULT_KILL_AT=<step> makes sopgit SIGKI
 itself right after that step; tests/test_faults.py kills a real release at each):
 
   locked   the release lock under .git/sopgit/ is taken (owner pid, host, start time)
-  blobs    the new bytes of every file are blobs (`git hash-object -w --stdin-paths`)
+  blobs    the new bytes of every file are blobs (one `git fast-import`)
   tree     the tree is written from a temporary index (`read-tree`, `update-index`,
            `write-tree` with GIT_INDEX_FILE under .git/sopgit/)
   commit   the commit object exists (`git commit-tree`); no ref points at it
-  tags     the annotated tag objects exist (`git hash-object -t tag`, or `git tag -s`
-           in a scratch ref store when signing)
+  tags     the annotated tag objects exist (one `git fast-import`, or `git tag -s` when
+           signing; both in a scratch ref store that shares the objects)
   hooks    the repository's pre-commit and commit-msg hooks accepted the commit
   journal  .git/sopgit/release.json records the branch, its old and new commit, the
            tags and the files
@@ -363,15 +363,12 @@ class Transaction:
     def commit(self, change: CommitWrite, *, sign: bool = False, hooks: bool = True) -> str:
         """Make the commit objects of CHANGE on top of the last one (no ref moves)."""
         repo = self.repo
-        names: list[str] = []
-        for number, file in enumerate(change.files):
-            try:
-                names.append(str(self._scratch(f"blob-{number}", file.data)))
-            except OSError as err:
-                raise OSError(err.errno, err.strerror, file.path) from None
-        blobs = repo.run(
-            "hash-object", "-w", "--no-filters", "--stdin-paths", input="\n".join(names) + "\n"
-        ).split()
+        stream = b"".join(
+            b"blob\nmark :%d\ndata %d\n%s\n" % (number + 1, len(file.data), file.data)
+            for number, file in enumerate(change.files)
+        )
+        marks = self._fast_import(stream, refs=False)
+        blobs = [marks[number + 1] for number in range(len(change.files))]
         step("blobs")
         index = self.work / "index"
         env = {"GIT_INDEX_FILE": str(index)}
@@ -424,35 +421,72 @@ class Transaction:
         if sign:
             made = self._signed_tags(tags)
         else:
-            tagger = repo.run("var", "GIT_COMMITTER_IDENT").strip()
-            names = []
-            for number, tag in enumerate(tags):
-                body = (
-                    f"object {self.tip}\ntype commit\ntag {tag.name}\ntagger {tagger}\n\n"
-                    f"{tag.message}"
+            tagger = repo.run("var", "GIT_COMMITTER_IDENT").strip().encode("utf-8")
+            stream = b"".join(
+                b"tag %s\nmark :%d\nfrom %s\ntagger %s\ndata %d\n%s\n"
+                % (
+                    tag.name.encode("utf-8"),
+                    number + 1,
+                    self.tip.encode(),
+                    tagger,
+                    len(tag.message.encode("utf-8")),
+                    tag.message.encode("utf-8"),
                 )
-                names.append(str(self._scratch(f"tag-{number}", body.encode("utf-8"))))
-            objects = repo.run(
-                "hash-object", "-t", "tag", "-w", "--stdin-paths", input="\n".join(names) + "\n"
-            ).split()
-            made = dict(zip((t.name for t in tags), objects, strict=True))
+                for number, tag in enumerate(tags)
+            )
+            marks = self._fast_import(stream, refs=True)
+            made = {tag.name: marks[number + 1] for number, tag in enumerate(tags)}
         for tag in tags:
             self.tags[f"refs/tags/{tag.name}"] = made[tag.name]
 
-    def _signed_tags(self, tags: Sequence[TagWrite]) -> dict[str, str]:
-        """`git tag -s` (git's own signing setup) into a scratch ref store that shares the
-        repository's objects and configuration, so no ref of the repository moves."""
-        repo = self.repo
-        scratch = self.work / "signing"
+    def _scratch_git_dir(self, name: str) -> dict[str, str]:
+        """The environment for git to work in a scratch ref store under .git/sopgit/
+        that shares the repository's objects and configuration: refs made there (by
+        `git tag`, by fast-import) are not the repository's."""
+        scratch = self.work / name
         (scratch / "refs").mkdir(parents=True)
         (scratch / "HEAD").write_text("ref: refs/heads/main\n", encoding="utf-8")
-        config = repo.git_dir_path / "config"
+        config = self.repo.git_dir_path / "config"
         (scratch / "config").write_text(
             f"[include]\n\tpath = {json.dumps(str(config))}\n", encoding="utf-8"
         )
-        objects = repo.run("rev-parse", "--git-path", "objects").strip()
-        objects_dir = Path(objects) if Path(objects).is_absolute() else repo.root / objects
-        env = {"GIT_DIR": str(scratch), "GIT_OBJECT_DIRECTORY": str(objects_dir)}
+        objects = self.repo.common_dir_path / "objects"
+        return {"GIT_DIR": str(scratch), "GIT_OBJECT_DIRECTORY": str(objects)}
+
+    def _fast_import(self, stream: bytes, *, refs: bool) -> dict[int, str]:
+        """Write objects with one `git fast-import`; mark -> object id. With REFS (tags),
+        the refs it makes go to a scratch ref store."""
+        marks = self.work / "marks"
+        env = self._scratch_git_dir("import") if refs else {}
+        try:
+            self.repo.run_binary(
+                "fast-import",
+                "--quiet",
+                "--done",
+                f"--export-marks={marks}",
+                input=stream + b"done\n",
+                env=env,
+            )
+        except RepoError as err:
+            reason = err.message.removeprefix("git fast-import failed: ")
+            raise RepoError(
+                f"cannot write the release's git objects ({reason}); nothing was released",
+                self.repo.root,
+            ) from None
+        found = {}
+        for line in marks.read_text(encoding="utf-8").splitlines():
+            mark, _, sha = line.partition(" ")
+            found[int(mark.lstrip(":"))] = sha
+        marks.unlink()
+        if refs:
+            shutil.rmtree(env["GIT_DIR"], ignore_errors=True)
+        return found
+
+    def _signed_tags(self, tags: Sequence[TagWrite]) -> dict[str, str]:
+        """`git tag -s` (git's own signing setup) in a scratch ref store, so no ref of
+        the repository moves."""
+        repo = self.repo
+        env = self._scratch_git_dir("signing")
         for number, tag in enumerate(tags):
             message = self._scratch(f"tag-{number}.txt", tag.message.encode("utf-8"))
             repo.run(

@@ -50,7 +50,9 @@ def test_a_release_that_cannot_write_its_files_changes_nothing(library: Path):
     )
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("sopgit: ")
-    assert ".md (File too large)" in done.stderr
+    # git writes the new files' contents first, and is stopped by the limit.
+    assert "cannot write the release's git objects (" in done.stderr
+    assert "File size limit exceeded" in done.stderr
     assert "nothing was released" in done.stderr
     assert "Traceback" not in done.stderr
     assert tree_state(library) == before
