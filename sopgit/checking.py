@@ -25,8 +25,7 @@ from sopgit.versioning import current_versions
 from sopgit.workspace import Library
 
 if TYPE_CHECKING:
-    from sopgit.document import Document
-    from sopgit.snapshot import Snapshot
+    from sopgit.snapshot import Sop
 
 
 @dataclass(frozen=True)
@@ -105,31 +104,41 @@ def check_library(
     return CheckResult(tuple(sorted([*targets, *linked])), tuple(diagnostics))
 
 
-def check_documents(snapshot: Snapshot, docs: Mapping[str, Document]) -> list[Diagnostic]:
-    """The errors check finds in DOCS (path -> the snapshot's parsed file), the
-    library-wide facts taken from SNAPSHOT: what release refuses, read only once."""
-    lib = snapshot.lib
+def sop_errors(
+    lib: Library,
+    sops: Mapping[str, Sop],
+    tag_names: Iterable[str],
+    only: Iterable[str] | None = None,
+) -> dict[str, str]:
+    """SOP id -> the first error `check` finds in it, for the SOPs that parsed (release
+    refuses those), or just those ONLY names. The library-wide facts come from SOPS and
+    TAG_NAMES, read once."""
     config, fmt = lib.config, lib.config.format
     status_key = fmt.key("status")
     facts = LibraryFacts(
         config=config,
         exists=lambda relative: (lib.root / relative).exists(),
-        id_paths=duplicate_map((s.path, s.sop_id) for s in snapshot.sops.values()),
+        id_paths=duplicate_map((s.path, s.sop_id) for s in sops.values()),
         retired={
             s.path: s.sop_id
-            for s in snapshot.sops.values()
+            for s in sops.values()
             if status_key and s.doc is not None and s.doc.meta.get(status_key) == "retired"
         },
         released={
             sop_id: str(version)
             for sop_id, version in current_versions(
-                [t.name for t in snapshot.history.tags], config.tag_format, fmt.id_pattern
+                tag_names, config.tag_format, fmt.id_pattern
             ).items()
         },
     )
-    return [
-        d for path, doc in docs.items() for d in check_document(doc, facts) if d.severity == "error"
-    ]
+    found = {}
+    for sop in sops.values() if only is None else [sops[i] for i in only]:
+        if sop.doc is None:
+            continue
+        errors = [d for d in check_document(sop.doc, facts) if d.severity == "error"]
+        if errors:
+            found[sop.sop_id] = f"{sop.path}:{errors[0].line}: {errors[0].message}"
+    return found
 
 
 def overdue_reviews(lib: Library, paths: set[str], today: dt.date) -> list[Diagnostic]:

@@ -437,7 +437,7 @@ def release(
     from sopgit.rounds import github_client, outcomes, unattributed_warning
 
     with release_lock(lib.repo):
-        snapshot = load_snapshot(lib)
+        snapshot = load_snapshot(lib, check=True)
         wanted = [snapshot.sop(i).sop_id for i in sop_ids] or list(snapshot.sops)
         client = github_client(lib, github_token)
         approvals = outcomes(snapshot, wanted, client)

@@ -342,20 +342,17 @@ def _encoded(text: str | bytes) -> bytes:
 def refuse_check_errors(snapshot: Snapshot, plan: ReleasePlan) -> None:
     """Refuse (exit 1) to release an SOP that `sopgit check` finds errors in, naming
     each such SOP with its first error."""
-    from sopgit.checking import check_documents
+    from sopgit.checking import sop_errors
 
-    docs = {}
-    for tag in plan.tags:
-        sop = snapshot.sops[tag.sop_id]
-        if sop.doc is not None:
-            docs[sop.path] = sop.doc
-    first: dict[str, str] = {}
-    for d in check_documents(snapshot, docs):
-        first.setdefault(d.path, f"{d.path}:{d.line}: {d.message}")
-    if first:
+    errors = snapshot.errors
+    if errors is None:
+        names = [t.name for t in snapshot.history.tags]
+        errors = sop_errors(snapshot.lib, snapshot.sops, names, [t.sop_id for t in plan.tags])
+    found = [errors[t.sop_id] for t in plan.tags if t.sop_id in errors]
+    if found:
         raise PolicyError(
             "release refused, 'sopgit check' finds errors: "
-            + "; ".join(first.values())
+            + "; ".join(found)
             + "; fix them and commit, then release"
         )
 

@@ -85,6 +85,7 @@ class Snapshot:
     history: History
     branch: str | None
     head: str | None
+    errors: dict[str, str] | None = None  # id -> check's first error (load_snapshot CHECK)
 
     @property
     def on_release_branch(self) -> bool:
@@ -180,14 +181,24 @@ def legacy_of(sops: Iterable[Sop], fmt: Format) -> dict[str, Legacy]:
 
 
 def load_snapshot(
-    lib: Library, head: str | None = None, overlay: Mapping[str, str] | None = None
+    lib: Library,
+    head: str | None = None,
+    overlay: Mapping[str, str] | None = None,
+    *,
+    check: bool = False,
 ) -> Snapshot:
     """The library at HEAD; or at commit HEAD (not checked out: made, no ref moved yet)
-    whose files differ from the work tree's by OVERLAY (path -> text)."""
+    whose files differ from the work tree's by OVERLAY (path -> text). With CHECK, each
+    SOP's first check error too, found while git log runs (release refuses those)."""
     repo = lib.repo
     scan = repo.scan_history(head or "HEAD") if head or repo.has_commits() else None
     tags = repo.tags()
     sops = read_sops(lib, overlay=overlay)  # while git log runs
+    errors = None
+    if check:
+        from sopgit.checking import sop_errors
+
+        errors = sop_errors(lib, sops, [t.name for t in tags])  # git log still runs
     commits = scan.result() if scan else []
     head = commits[0].sha if commits else None
     history = History.build(
@@ -202,7 +213,7 @@ def load_snapshot(
     unreachable = [t for t in latest if not history.ancestry.reachable(t)]
     if unreachable:
         history.ancestry.outside = repo.parents_outside(unreachable)
-    return Snapshot(lib, sops, history, repo.current_branch(), head)
+    return Snapshot(lib, sops, history, repo.current_branch(), head, errors)
 
 
 def load_one(lib: Library, sop_id: str) -> tuple[Sop, SopVersion]:

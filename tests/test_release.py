@@ -976,9 +976,17 @@ def test_git_processes_do_not_grow_with_the_number_of_sops(library, run, monkeyp
         ]
     assert counts["small"] == counts["big"]
     assert all(0 < n <= 12 for n in counts["small"]), counts
+    # A real release too (14 SOPs against 44: blobs, tags and files in batches).
+    released = [
+        git_processes(
+            run, root, monkeypatch, tmp_path / "r.trace", "release", "--date", "2025-04-01"
+        )
+        for root in (library, big)
+    ]
+    assert released[0] == released[1]
+    assert released[0] <= 30, released
     # The same holds once released and with changes pending.
     for root in (library, big):
-        sopgit(run, root, "release", "--date", "2025-04-01")
         change(root, ENG_001, "fix(ENG-001): typo")
     small = git_processes(run, library, monkeypatch, tmp_path / "s.trace", "status")
     large = git_processes(run, big, monkeypatch, tmp_path / "b.trace", "status")
