@@ -25,6 +25,9 @@ from sopgit.docformat import (
     SEED_FORMAT,
     Format,
     HistoryFormat,
+    HEADING_NUMBER,
+    STATUSES,
+    VERSION_STYLES,
     find_history_table,
     id_regex,
     is_letter_revision,
@@ -33,6 +36,7 @@ from sopgit.docformat import (
     metadata_table,
     parse_date,
     read_document,
+    unwrap,
 )
 from sopgit.document import Document, marker, parse_document
 from sopgit.errors import DocumentError, PolicyError, RepoError
@@ -52,24 +56,31 @@ NOT_SOPS = {
     "pull_request_template.md",
 }
 NOT_SOP_FOLDERS = {"templates", "node_modules", "_site", "site", "docs/_build"}
-# An id opening a file name: CSC-PR-013-..., GDI-SOP0003_..., ENG-001-...
-NAME_ID = re.compile(r"^(?P<id>[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*\d)(?=[-_.+ ]|$)")
-VALUE_ID = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*\d$")
+# An id opening a file name: CSC-PR-013-..., GDI-SOP0003_..., ENG-001-..., sop-hr-004-...
+NAME_ID = re.compile(
+    r"^(?P<id>[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*\d|[a-z]+(?:-[a-z0-9]+)*-\d+)(?=[-_.+ ]|$)"
+)
+# An id as a key holds it: QMS-PR-013, LAB-SOP0012, sop-hr-004
+VALUE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*\d$")
 # sopgit's fields -> what the library's keys (or metadata-table labels) are called.
 KEY_NAMES: dict[str, re.Pattern[str]] = {
     name: re.compile(pattern, re.IGNORECASE)
     for name, pattern in {
-        "id": r"^(?:sop[ _-]?id|id|doc(?:ument)?[ _-]?(?:id|no\.?|number)|"
-        r"sop[ _-]?(?:no\.?|number))$",
+        "id": r"^(?:(?:template )?sop[ _-]?id|id|doc(?:ument)?[ _-]?(?:id|no\.?|number)|"
+        r"(?:template )?sop[ _-]?(?:no\.?|number)|doc[ _-]?id)$",
         "title": r"^(?:title|name|(?:document|sop)[ _-]?title)$",
         "description": r"^(?:description|summary|purpose)$",
         "last_updated": r"^(?:last[ _-]?updated|lastUpdated|updated|last[ _-]?modified|modified|"
-        r"date|effective[ _-]?date|revision[ _-]?date|last[ _-]?reviewed?)$",
-        "version": r"^(?:version|(?:sop|doc|document)[ _-]?version|revision|rev|"
-        r"version[ _-]?no\.?)$",
+        r"date|effective[ _-]?date|revision[ _-]?date)$",
+        "version": r"^(?:version|[a-z]+[ _-]?version|template sop version|revision|rev|"
+        r"(?:sop|doc|document) revision|version[ _-]?no\.?)$",
         "owner": r"^(?:(?:doc|document|process|sop)?[ _-]?owner)$",
         "tags": r"^(?:tags|keywords)$",
         "status": r"^(?:(?:document[ _-]?)?status|state)$",
+        "last_reviewed": r"^(?:last[ _-]?reviewed|last[ _-]?review(?:[ _-]?date)?|"
+        r"reviewed(?:[ _-]?on)?|review[ _-]?date)$",
+        "next_review": r"^(?:next[ _-]?review(?:[ _-]?date)?|review[ _-]?due|"
+        r"next[ _-]?review[ _-]?due)$",
     }.items()
 }
 COLUMN_NAMES: dict[str, re.Pattern[str]] = {
@@ -80,6 +91,31 @@ COLUMN_NAMES: dict[str, re.Pattern[str]] = {
     "author": re.compile(r"author|by$|editor|prepared|made|name", re.IGNORECASE),
 }
 HISTORY_HEADING = re.compile(r"history|revision|change ?log|amendment", re.IGNORECASE)
+# Status words libraries use, by the sopgit status they mean.
+STATUS_WORDS = {
+    "draft": "draft",
+    "in review": "draft",
+    "in-review": "draft",
+    "under review": "draft",
+    "review": "draft",
+    "proposed": "draft",
+    "pending": "draft",
+    "effective": "effective",
+    "active": "effective",
+    "approved": "effective",
+    "released": "effective",
+    "current": "effective",
+    "published": "effective",
+    "issued": "effective",
+    "final": "effective",
+    "retired": "retired",
+    "obsolete": "retired",
+    "superseded": "retired",
+    "archived": "retired",
+    "deprecated": "retired",
+    "withdrawn": "retired",
+    "inactive": "retired",
+}
 DATE_FORMATS = ("%Y-%m-%d", "%Y.%m.%d", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%d %B %Y")
 # Check rules about a library's layout: adopting never moves or renames files, so a rule
 # that the files do not follow today is switched off rather than reported.
@@ -148,9 +184,9 @@ def inspect(
     metadata = _metadata_kind(seen)
     keys = _keys(seen, metadata)
     by_key = {s.path: _key_id(s, keys.get("id", "")) for s in seen}
-    id_source = (
-        "key" if sum(bool(v) for v in by_key.values()) * 2 >= max(len(seen), 1) else "filename"
-    )
+    by_name = [p for p in (_name_id(s.path) for s in seen) if p]
+    keyed = sum(bool(v) for v in by_key.values())
+    id_source = "key" if keyed and keyed >= len(by_name) else "filename"
     if id_source == "filename":
         keys["id"] = ""
     identified = {}
@@ -170,12 +206,31 @@ def inspect(
                 )
             )
     sops = [s for s in seen if s.path in identified]
+    if not sops:
+        findings.append(
+            Finding(
+                "",
+                0,
+                "error",
+                f"no document carries an id (looked at {len(seen)} Markdown file(s)); sopgit "
+                "needs one per SOP: a key like 'id: QMS-001' in the frontmatter, a row like "
+                "'| Document ID | QMS-001 |' in a metadata table, or a file name starting "
+                "with it (QMS-001-title.md); add ids to the SOPs, then adopt again",
+            )
+        )
+        return Proposal("", Config(name=name), {}, tuple(findings))
+    versions = _version_keys(sops)
+    keys["version"] = versions[0] if versions else ""
     id_pattern = generalise([identified[s.path] for s in sops])
     root = _common_folder([s.path for s in sops])
     fmt_values: dict[str, Any] = {"metadata": metadata, "id_source": id_source}
     if id_pattern != DEFAULT_ID_PATTERN:
         fmt_values["id_pattern"] = id_pattern
     fmt_values["keys"] = {f: keys.get(f, "") for f in FIELDS}
+    fmt_values["version_keys"] = tuple(versions[1:])
+    statuses, status_notes = _statuses(sops, keys.get("status", ""))
+    fmt_values["statuses"] = statuses
+    findings += status_notes
     fmt_values["required_keys"] = tuple(
         f for f in FIELDS if keys.get(f) and all(keys[f] in _meta(s) for s in sops)
     )
@@ -184,9 +239,12 @@ def inspect(
     )
     fmt_values["legacy"] = True
     fmt_values.update(_sections(sops))
-    fmt_values["history"] = _history(sops, str(fmt_values.pop("history_heading", "")))
+    heading = str(fmt_values.pop("history_heading", ""))
+    fmt_values["history"] = _history(sops, heading)
     fmt_values["exclude"] = _excludes(texts, identified, root)
     fmt = Format(**fmt_values)
+    fmt = replace(fmt, version_style=_version_style(sops, fmt))
+    findings += _unsure(sops, fmt, heading, versions)
     config = Config(name=name, root=root, format=fmt)
     departments = _departments(identified, root)
     if departments:
@@ -372,18 +430,129 @@ def _sections(sops: list[_Seen]) -> dict[str, Any]:
         if all(_numbered_steps(d, section) for d in docs):
             steps = section
             break
-    headings = Counter(
-        h.title.strip()
-        for d in docs
-        for h in d.headings
-        if h.level == 2 and HISTORY_HEADING.search(h.title)
-    )
+    headings: Counter[str] = Counter()
+    for d in docs:  # at any level, numbered or not: "### 1. Document History"
+        names = {
+            _heading_text(h.title)
+            for h in d.headings
+            if h.level > 1 and HISTORY_HEADING.search(h.title)
+        }
+        headings.update(names)
     return {
         "sections": tuple(common),
         "ordered_sections": ordered,
         "steps_section": steps,
         "history_heading": headings.most_common(1)[0][0] if headings else "",
     }
+
+
+def _heading_text(title: str) -> str:
+    """A heading's words as typed, without its numbering: "1. Document History"."""
+    return HEADING_NUMBER.sub("", unwrap(title.strip())).strip()
+
+
+def _version_keys(sops: list[_Seen]) -> list[str]:
+    """The keys (and metadata-table labels) the files write a version under, the most
+    used first: sop_version, template_version, a body row "SOP Revision"."""
+    counts: Counter[str] = Counter()
+    for s in sops:
+        for key, raw in _meta(s).items():
+            if not KEY_NAMES["version"].match(key) or raw is None or raw == "":
+                continue
+            if loose_version(raw) is not None or is_letter_revision(raw):
+                counts[key] += 1
+    return [k for k, _ in counts.most_common()]
+
+
+def _statuses(sops: list[_Seen], key: str) -> tuple[dict[str, str], list[Finding]]:
+    """The library's status words mapped onto draft / effective / retired, the most
+    used first (a release writes the first word of a status)."""
+    words: Counter[str] = Counter()
+    where: dict[str, _Seen] = {}
+    for s in sops:
+        raw = _meta(s).get(key) if key else None
+        if isinstance(raw, str) and raw.strip():
+            word = raw.strip().lower()
+            words[word] += 1
+            where.setdefault(word, s)
+    if all(w in STATUSES for w in words):
+        return {}, []
+    mapping = {w: STATUS_WORDS[w] for w, _ in words.most_common() if w in STATUS_WORDS}
+    notes = [
+        Finding(
+            where[w].path,
+            where[w].lines.get(key, 1),
+            "unsure",
+            f"status '{w}' is not a word adopt knows; map it under [format.statuses] "
+            '(e.g. "' + w + '" = "effective")',
+        )
+        for w in words
+        if w not in STATUS_WORDS
+    ]
+    return mapping, notes
+
+
+def _version_style(sops: list[_Seen], fmt: Format) -> str:
+    """How the library writes versions: the most used number of parts (history rows
+    and version keys), with a "v" when most versions have one."""
+    typed: list[str] = []
+    for s in sops:
+        meta = _meta(s)
+        typed += [str(meta[k]) for k in fmt.all_version_keys() if k in meta]
+        try:
+            doc = read_document(s.text, s.path, fmt)
+        except DocumentError:
+            continue
+        if not fmt.history.markers:
+            typed += [r.version for r in legacy_rows(doc, fmt)[0]]
+    shapes: Counter[tuple[bool, int]] = Counter()
+    for raw in typed:
+        text = unwrap(raw).strip()
+        match = re.fullmatch(r"([vV]?)(\d+(?:\.\d+){0,2})", text)
+        if match:
+            shapes[(bool(match.group(1)), match.group(2).count(".") + 1)] += 1
+    if not shapes:
+        return VERSION_STYLES[0]
+    prefix = sum(n for (v, _), n in shapes.items() if v) * 2 > sum(shapes.values())
+    parts = Counter[int]()
+    for (_, count), n in shapes.items():
+        parts[count] += n
+    best = max(parts, key=lambda c: (parts[c], c))
+    style = ".".join(("{major}", "{minor}", "{patch}")[:best])
+    return ("v" if prefix else "") + style
+
+
+def _unsure(sops: list[_Seen], fmt: Format, heading: str, versions: list[str]) -> list[Finding]:
+    """What the proposal decided by a majority, for the record."""
+    found = []
+    if heading:
+        probe = replace(fmt, history=replace(fmt.history, heading=heading))
+        without = []
+        for doc in _docs(sops):
+            if find_history_table(doc, probe) is None:
+                without.append(doc.path)
+        if without:
+            shown = ", ".join(without[:3]) + (" ..." if len(without) > 3 else "")
+            found.append(
+                Finding(
+                    "",
+                    0,
+                    "unsure",
+                    f"the history heading '{heading}' is in {len(sops) - len(without)} of "
+                    f"{len(sops)} SOP files; not in {shown} (their first release adds it)",
+                )
+            )
+    if len(versions) > 1:
+        found.append(
+            Finding(
+                "",
+                0,
+                "unsure",
+                f"versions are written under {', '.join(repr(v) for v in versions)}; "
+                "each file's highest counts, and a release updates every one it has",
+            )
+        )
+    return found
 
 
 def _numbered_steps(doc: Document, section: str) -> bool:
@@ -430,9 +599,9 @@ def _history(sops: list[_Seen], heading: str) -> HistoryFormat:
             if len(row.cells) != len(columns_in_use):
                 continue
             if columns["version"]:
-                versions.append(loose_version(row.cells[position[columns["version"]]]))
+                versions.append(loose_version(unwrap(row.cells[position[columns["version"]]])))
             if columns["date"]:
-                dates.append(row.cells[position[columns["date"]]])
+                dates.append(unwrap(row.cells[position[columns["date"]]]))
         numbers = [v for v in versions if v is not None]
         if len(numbers) > 1:
             newest_first += numbers == sorted(numbers, reverse=True)
@@ -568,6 +737,11 @@ def toml_value(value: object) -> str:
     return toml_string(text)
 
 
+def toml_key(name: str) -> str:
+    """NAME as a TOML key: bare when it can be, else quoted ("in review")."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else toml_value(name)
+
+
 def render_toml(config: Config, left_out: list[str]) -> str:
     """The proposed sopgit.toml, commented: what each value was read from."""
     fmt, history = config.format, config.format.history
@@ -617,10 +791,21 @@ def render_toml(config: Config, left_out: list[str]) -> str:
         f"ordered_sections = {toml_value(fmt.ordered_sections)}",
         f"steps_section = {toml_value(fmt.steps_section)}"
         + ("   # no section with numbered '### 1.' steps" if not fmt.steps_section else ""),
+        f"version_style = {toml_value(fmt.version_style)}   # how the files write versions",
+    ]
+    if fmt.version_keys:
+        lines.append(
+            f"version_keys = {toml_value(list(fmt.version_keys))}   # more places a version "
+            "is written; a release updates each one a file has"
+        )
+    lines += [
         "",
         "[format.keys]   # sopgit's field = the library's key; \"\" when the files have none",
     ]
     lines += [f"{name} = {toml_value(fmt.key(name))}" for name in FIELDS]
+    if fmt.statuses:
+        lines += ["", "[format.statuses]   # the library's status words = sopgit's status"]
+        lines += [f"{toml_key(w)} = {toml_value(s)}" for w, s in fmt.statuses.items()]
     lines += [
         "",
         "[format.history]",

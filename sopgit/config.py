@@ -22,8 +22,11 @@ from sopgit.docformat import (
 from sopgit.errors import ConfigError
 
 CONFIG_FILE = "sopgit.toml"
-# ENG; an adopted library's prefixes may have parts, like CSC-PR (of CSC-PR-013)
-DEPT_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,9}(?:-[A-Z][A-Z0-9]{0,9})*$")
+# ENG; an adopted library's prefixes may have parts, like CSC-PR (of CSC-PR-013), and
+# be written in lower case, like sop-hr (of sop-hr-004)
+DEPT_CODE = re.compile(
+    r"^[A-Z][A-Z0-9]{1,9}(?:-[A-Z][A-Z0-9]{0,9})*$|^[a-z][a-z0-9]{1,9}(?:-[a-z][a-z0-9]{0,9})*$"
+)
 BUMP_KINDS = ("major", "minor", "patch")
 COMMIT_MSG_MODES = ("warn", "block", "off")
 
@@ -385,7 +388,7 @@ def _departments(
     for code, body in table.items():
         dotted = f"departments.{code}"
         if not DEPT_CODE.match(code):
-            raise fail(dotted, "named by an upper-case code of 2-10 letters or digits, e.g. ENG")
+            raise fail(dotted, "named by a code of 2-10 letters or digits, e.g. ENG")
         if not isinstance(body, dict):
             raise fail(dotted, "a table with name, folder and description")
         for key in body:
@@ -437,6 +440,9 @@ FORMAT_KEYS = (
     "steps_section",
     "keys",
     "history",
+    "version_keys",
+    "version_style",
+    "statuses",
 )
 HISTORY_KEYS = ("heading", "markers", "order", "date_format", "columns")
 
@@ -507,6 +513,8 @@ FORMAT_SCHEMA: dict[str, Validator] = {
     "sections": lambda v: _string_list(v) if v != [] else (),
     "ordered_sections": _bool,
     "steps_section": _text,
+    "version_keys": lambda v: _string_list(v) if v != [] else (),
+    "version_style": lambda v: _version_style(v),
 }
 HISTORY_SCHEMA: dict[str, Validator] = {
     "heading": _string,
@@ -527,6 +535,8 @@ def _format(
             values["keys"] = _mapping(body, dotted, FIELDS, fail, unknown)
         elif key == "history":
             values["history"] = _history(body, fail, unknown)
+        elif key == "statuses":
+            values["statuses"] = _statuses(body, fail)
         elif key in FORMAT_SCHEMA:
             try:
                 values[key] = FORMAT_SCHEMA[key](body)
@@ -541,6 +551,28 @@ def _format(
 
         values["keys"] = {**SEED_KEYS, **values["keys"]}
     return Format(**values)
+
+
+def _version_style(value: Any) -> str:
+    from sopgit.docformat import VERSION_STYLES
+
+    if value not in VERSION_STYLES:
+        raise ValueError("one of " + ", ".join(f'"{s}"' for s in VERSION_STYLES))
+    return str(value)
+
+
+def _statuses(table: Any, fail: Callable[..., ConfigError]) -> dict[str, str]:
+    """`[format.statuses]`: the library's status word = "draft" | "effective" | "retired"."""
+    from sopgit.docformat import STATUSES
+
+    if not isinstance(table, dict):
+        raise fail("format.statuses", 'a table of word = "draft" | "effective" | "retired"')
+    found = {}
+    for word, status in table.items():
+        if status not in STATUSES:
+            raise fail(f"format.statuses.{word}", 'one of "draft", "effective", "retired"')
+        found[word.strip().lower()] = status
+    return found
 
 
 def _history(

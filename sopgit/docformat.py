@@ -34,7 +34,20 @@ SEED_SECTIONS = (
     "Revision History",
 )
 # sopgit's own names for the fields it reads, in the seed template's key order.
-FIELDS = ("title", "id", "description", "last_updated", "version", "owner", "tags", "status")
+FIELDS = (
+    "title",
+    "id",
+    "description",
+    "last_updated",
+    "version",
+    "owner",
+    "tags",
+    "status",
+    "last_reviewed",
+    "next_review",
+)
+# The fields the seed template requires (the review dates are an adopted library's own).
+SEED_REQUIRED = FIELDS[:8]
 SEED_KEYS: Mapping[str, str] = {
     "title": "title",
     "id": "sop_id",
@@ -44,7 +57,20 @@ SEED_KEYS: Mapping[str, str] = {
     "owner": "owner",
     "tags": "tags",
     "status": "status",
+    "last_reviewed": "",
+    "next_review": "",
 }
+# sopgit's statuses; an adopted library maps its own words onto them ([format.statuses]).
+STATUSES = ("draft", "effective", "retired")
+# How versions are written: semver, two-part, major-only, each with or without a "v".
+VERSION_STYLES = (
+    "{major}.{minor}.{patch}",
+    "{major}.{minor}",
+    "{major}",
+    "v{major}.{minor}.{patch}",
+    "v{major}.{minor}",
+    "v{major}",
+)
 HISTORY_FIELDS = ("version", "date", "description", "author", "approved_by")
 SEED_COLUMNS: Mapping[str, str] = {
     "version": "Version",
@@ -62,6 +88,10 @@ LOOSE_VERSION = re.compile(
 )
 # A letter revision: C, Rev C, AB
 LETTER_REVISION = re.compile(r"^(?:rev\.?\s*|revision\s*)?[A-Z]{1,2}$", re.IGNORECASE)
+# A cell's wrapping, read through: ``v1``, `v1`, **v1**, *v1*, __v1__, _v1_
+WRAPPED = re.compile(r"^(?P<open>`+|\*\*|__|\*|_)(?P<inner>.*?)(?P=open)$")
+# A heading's own numbering: "1. ", "8.2 ", "IV. "
+HEADING_NUMBER = re.compile(r"^(?:\d+(?:\.\d+)*\.?|[IVXLC]+\.)\s+")
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 RULE_ROW = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
@@ -87,7 +117,13 @@ class Format:
     id_pattern: str = DEFAULT_ID_PATTERN
     filename_pattern: str = ""  # a regex with a group `id`; "" = id_pattern opening the name
     keys: Mapping[str, str] = field(default_factory=lambda: dict(SEED_KEYS))
-    required_keys: tuple[str, ...] = FIELDS
+    # More keys (or metadata-table labels) a version is written under: other document
+    # types' own (template_version, policy_version), or a body row beside the
+    # frontmatter. A file's version is the highest it states; a release sets them all.
+    version_keys: tuple[str, ...] = ()
+    version_style: str = VERSION_STYLES[0]
+    statuses: Mapping[str, str] = field(default_factory=dict)  # the library's word -> status
+    required_keys: tuple[str, ...] = SEED_REQUIRED
     date_format: str = "%Y-%m-%d"
     legacy: bool = False  # versions and history typed before sopgit count
     sections: tuple[str, ...] = SEED_SECTIONS
@@ -98,6 +134,19 @@ class Format:
     def key(self, name: str) -> str:
         """The library's key (or metadata-table label) for sopgit's field NAME; "" if none."""
         return self.keys.get(name, "")
+
+    def all_version_keys(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(k for k in (self.key("version"), *self.version_keys) if k))
+
+    def status_of(self, raw: object) -> object:
+        """The library's status word as sopgit's status (draft, effective, retired)."""
+        if isinstance(raw, str) and self.statuses:
+            return self.statuses.get(raw.strip().lower(), raw)
+        return raw
+
+    def status_word(self, status: str) -> str:
+        """The library's own word for sopgit's STATUS (the first one mapped to it)."""
+        return next((w for w, s in self.statuses.items() if s == status), status)
 
 
 SEED_FORMAT = Format()
@@ -145,14 +194,16 @@ def sop_id_of(path: str, doc: Document | None, fmt: Format) -> str | None:
 
 def read_document(text: str, path: str, fmt: Format) -> Document:
     """Parse an SOP under FMT: frontmatter, and the metadata table when FMT says so."""
-    if fmt.metadata == "frontmatter":
+    if fmt.metadata == "frontmatter" and not fmt.version_keys:
         return parse_document(text, path)
     lines = split_lines(text)
     has_frontmatter = bool(lines) and lines[0].lstrip("\ufeff").rstrip("\r\n") == "---"
     doc = parse_document(text, path) if has_frontmatter else Document(path, text, {}, {}, 1)
     meta, meta_lines = dict(doc.meta), dict(doc.meta_lines)
+    # A frontmatter library reads the body's metadata table only for its version rows.
+    wanted = None if fmt.metadata == "table" else set(fmt.version_keys)
     for label, (value, line) in metadata_table(lines, doc.body_line - 1).items():
-        if label not in meta:
+        if label not in meta and (wanted is None or label in wanted):
             meta[label] = value
             meta_lines[label] = line
     return Document(path, text, meta, meta_lines, doc.body_line)
@@ -174,13 +225,32 @@ def metadata_table(lines: list[str], start: int) -> dict[str, tuple[str, int]]:
             rows.append((index, split_row(lines[index])))
         index += 1
     if rows and len(rows[0][1]) == 2:
-        if rows[0][1][0].lower() in ("field", "key", "item", "property", "attribute", ""):
-            rows = rows[1:]
+        first, second = (unwrap(c).lower() for c in rows[0][1])
+        if first in ("field", "key", "item", "property", "attribute", "") or second in (
+            "value",
+            "values",
+        ):
+            rows = rows[1:]  # a header row: | Field | Value |, | Metadata | Value |
         for number, cells in rows:
             if len(cells) == 2 and cells[0]:
-                label = cells[0].strip("*_ ").rstrip(":").strip()
-                found.setdefault(label, (cells[1].strip("*_ "), number + 1))
+                label = unwrap(cells[0]).rstrip(":").strip()
+                found.setdefault(label, (unwrap(cells[1]), number + 1))
     return found
+
+
+def unwrap(cell: str) -> str:
+    """A cell's text without its inline-code, bold or italic wrapping: ``v1`` -> v1."""
+    text = cell.strip()
+    while True:
+        match = WRAPPED.match(text)
+        if not match or not match.group("inner").strip():
+            return text
+        text = match.group("inner").strip()
+
+
+def heading_name(title: str) -> str:
+    """A heading as a section name: without its numbering, wrapping and case."""
+    return HEADING_NUMBER.sub("", unwrap(title.strip())).strip().lower()
 
 
 def split_row(line: str) -> list[str]:
@@ -272,8 +342,8 @@ def find_history_table(doc: Document, fmt: Format) -> HistoryTable | None:
     """The history table under FMT's heading (not the sopgit-marked kind), or None when
     the file has no such heading."""
     lines = [line.rstrip("\r\n") for line in split_lines(doc.text)]
-    wanted = fmt.history.heading.strip().lower()
-    heading = next((h for h in doc.headings if h.title.strip().lower() == wanted), None)
+    wanted = heading_name(fmt.history.heading)
+    heading = next((h for h in doc.headings if heading_name(h.title) == wanted), None)
     if heading is None:
         return None
     start = heading.line  # index of the line after the heading
@@ -330,7 +400,7 @@ def legacy_rows(doc: Document, fmt: Format) -> tuple[list[LegacyRow], list[tuple
             position = index_of.get(name)
             return row.cells[position] if position is not None else ""
 
-        version_text = cell("version")
+        version_text = unwrap(cell("version"))
         number = loose_version(version_text)
         if number is None and not is_letter_revision(version_text):
             problems.append(
@@ -343,7 +413,7 @@ def legacy_rows(doc: Document, fmt: Format) -> tuple[list[LegacyRow], list[tuple
             continue
         iso = ""
         if index_of.get("date") is not None:
-            day = parse_date(cell("date"), fmt.history.date_format)
+            day = parse_date(unwrap(cell("date")), fmt.history.date_format)
             if day is None:
                 example = dt.date(2024, 10, 31).strftime(fmt.history.date_format)
                 problems.append(
@@ -371,11 +441,41 @@ def legacy_rows(doc: Document, fmt: Format) -> tuple[list[LegacyRow], list[tuple
 
 
 def stated_version(doc: Document | None, fmt: Format) -> semver.Version | None:
-    """The version the version key states, made semver (None: none, or a letter)."""
-    raw = value(doc, fmt, "version")
-    if raw is None or raw == "0.0.0":
+    """The version the file states, made semver (None: none, or a letter): the highest
+    of its version keys, when it writes its version in more than one place."""
+    if doc is None:
         return None
-    return loose_version(raw)
+    found = [loose_version(doc.meta.get(k)) for k in fmt.all_version_keys() if k in doc.meta]
+    numbers = [v for v in found if v is not None and v != semver.Version(0, 0, 0)]
+    return max(numbers, default=None)
+
+
+def version_places(doc: Document, fmt: Format) -> list[str]:
+    """The version keys DOC writes its version under (in the library's key order)."""
+    return [k for k in fmt.all_version_keys() if k in doc.meta]
+
+
+def format_version(version: semver.Version | str, style: str) -> str:
+    """VERSION written in the library's STYLE: 2.4.0 as 2.4 or v2.4; a version the
+    style cannot show in full (2.4.1 under a two-part style) is shown in full."""
+    number = loose_version(version) if isinstance(version, str) else version
+    if number is None:
+        return str(version)
+    if style.count("{") < 3 and number.patch or style.count("{") < 2 and number.minor:
+        style = style.split("{")[0] + "{major}.{minor}.{patch}"
+    return style.format(major=number.major, minor=number.minor, patch=number.patch)
+
+
+def style_bump(bump: str, style: str) -> str:
+    """A bump as the library's version style can show it: a patch is a minor change to
+    a two-part version, and every change is a major one to a major-only version."""
+    if bump not in ("patch", "minor"):
+        return bump
+    if "{minor}" not in style:
+        return "major"
+    if "{patch}" not in style:
+        return "minor"
+    return bump
 
 
 # --- writing --------------------------------------------------------------------------
@@ -408,7 +508,12 @@ def rewrite_history(
     table = find_history_table(doc, fmt)
     default_columns = tuple(fmt.history.column(f) for f in HISTORY_FIELDS if fmt.history.column(f))
     dated = [
-        {**r, "date": format_date(r.get("date", ""), fmt.history.date_format)} for r in released
+        {
+            **r,
+            "date": format_date(r.get("date", ""), fmt.history.date_format),
+            "version": format_version(r.get("version", ""), fmt.version_style),
+        }
+        for r in released
     ]
     if table is None or table.header is None:
         columns = default_columns
@@ -433,13 +538,16 @@ def rewrite_history(
     columns = table.columns
     version_column = [c.lower() for c in columns].index(fmt.history.column("version").lower())
     existing = {
-        loose_version(row.cells[version_column]) if len(row.cells) > version_column else None: row
+        loose_version(unwrap(row.cells[version_column]))
+        if len(row.cells) > version_column
+        else None: row
         for row in table.rows
     }
+    dated = [_wrapped_like(table, values, fmt) for values in dated]
     replaced: dict[int, str] = {}
     added: list[str] = []
     for values in dated:
-        row = existing.get(loose_version(values["version"]))
+        row = existing.get(loose_version(unwrap(values["version"])))
         text = row_cells(columns, values, fmt)
         if row is not None:
             if row.line.strip() != text:
@@ -464,6 +572,23 @@ def rewrite_history(
     return "".join(lines[:at] + [b + eol for b in block] + lines[at:])
 
 
+def _wrapped_like(table: HistoryTable, values: Mapping[str, str], fmt: Format) -> dict[str, str]:
+    """VALUES with each cell wrapped as the table's typed rows wrap it (``v1.0.3``)."""
+    lower = [c.lower() for c in table.columns]
+    found = dict(values)
+    for name in ("version", "date"):
+        column = fmt.history.column(name).lower()
+        if column not in lower or not found.get(name):
+            continue
+        at = lower.index(column)
+        cells = [r.cells[at].strip() for r in table.rows if len(r.cells) > at and r.cells[at]]
+        wraps = [WRAPPED.match(c) for c in cells]
+        if cells and all(wraps):
+            token = wraps[0].group("open") if wraps[0] else ""
+            found[name] = f"{token}{found[name]}{token}"
+    return found
+
+
 def set_table_value(text: str, label: str, new: str, path: str, line: int) -> str:
     """Set the value cell of the metadata-table row at LINE (labelled LABEL); the cell
     keeps its width when the new value fits, so an aligned table stays aligned."""
@@ -476,7 +601,12 @@ def set_table_value(text: str, label: str, new: str, path: str, line: int) -> st
             f"the '{label}' row must read '| {label} | value |' for sopgit to update it", path, line
         )
     opening, inner, closing = match.groups()
-    cell = f" {new} "
+    wrap = WRAPPED.match(inner.strip())
+    if wrap and wrap.group("inner").strip():
+        token = wrap.group("open")
+        new = f"{token}{new}{token}"  # keep the cell's own wrapping: ``v1`` -> ``v2``
+    lead = len(inner) - len(inner.lstrip(" ")) if inner.strip() else 1
+    cell = " " * max(lead, 1) + f"{new} "
     if len(cell) < len(inner):
         cell = cell.ljust(len(inner))
     lines[line - 1] = opening + cell + closing + ending
@@ -499,13 +629,13 @@ def update_sop(
     from sopgit.document import REVISION_HISTORY, replace_managed_region, set_frontmatter_value
 
     path, text = doc.path, doc.text
-    changes = (
-        ("version", version),
-        ("last_updated", last_updated.strftime(fmt.date_format) if last_updated else None),
-        ("status", status),
-    )
-    for name, new in changes:
-        key = fmt.key(name)
+    styled = format_version(version, fmt.version_style) if version is not None else None
+    changes = [(key, styled) for key in version_places(doc, fmt) or [fmt.key("version")] if key]
+    changes += [
+        (fmt.key("last_updated"), last_updated.strftime(fmt.date_format) if last_updated else None),
+        (fmt.key("status"), fmt.status_word(status) if status is not None else None),
+    ]
+    for key, new in changes:
         if new is None or not key:
             continue
         current = read_document(text, path, fmt)

@@ -11,7 +11,7 @@ import semver
 
 from sopgit.commits import Message, bump_for, is_release, parse_message, pull_request_number
 from sopgit.config import Config
-from sopgit.docformat import loose_version
+from sopgit.docformat import loose_version, style_bump
 from sopgit.document import table_cell
 from sopgit.model import Commit, Tag
 from sopgit.versioning import (
@@ -190,6 +190,9 @@ class Legacy:
 
     stated: semver.Version | None  # the version key, made semver
     rows: tuple[HistoryRow, ...]  # the hand-typed history table, oldest first
+    # The commit that last changed the version the file states: the first release
+    # describes only the commits after it (None: not known, every commit counts).
+    since: str | None = None
 
 
 def release_tags(
@@ -258,11 +261,14 @@ class History:
 
     def _version(self, sop_id: str, force: str | None) -> SopVersion:
         released = self.tags_by_sop.get(sop_id, [])
-        latest = released[0][1] if released else None
+        latest = released[0][1].target if released else None
+        legacy = self.legacy.get(sop_id)
+        if latest is None and legacy is not None and legacy.since in self.by_sha:
+            latest = legacy.since  # the file's own last stated version
         pending = [
             self._change(commit)
             for commit in self.touched.get(sop_id, [])
-            if not (latest and self.ancestry.is_ancestor(commit.sha, latest.target))
+            if not (latest and self.ancestry.is_ancestor(commit.sha, latest))
         ]
         return sop_version(self.config, sop_id, released, pending, force, self.legacy.get(sop_id))
 
@@ -308,6 +314,8 @@ def sop_version(
         bump = "initial"  # the first release is the initial version, whatever was asked
     elif bump and force:
         bump = force
+    if bump and bump != "initial":
+        bump = style_bump(bump, config.format.version_style)  # 2.3 -> 2.4, v1 -> v2
     return SopVersion(
         sop_id=sop_id,
         current=current,

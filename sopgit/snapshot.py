@@ -7,8 +7,9 @@ scan, one tag listing, and one rev-list when a latest tag is not reachable from 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -65,8 +66,9 @@ class Sop:
             return None
         name = SEED_NAMES.get(key)
         if name == "title" and not self.fmt.key("title"):  # the title is the first heading
-            return next((h.title for h in self.doc.headings if h.level == 1), None)
-        return self.doc.meta.get(self.fmt.key(name) if name else key)
+            return first_heading(self.doc, self.sop_id)
+        value = self.doc.meta.get(self.fmt.key(name) if name else key)
+        return self.fmt.status_of(value) if name == "status" else value
 
     def meta(self, key: str, default: str = "") -> str:
         value = self.raw(key)
@@ -120,10 +122,36 @@ class Snapshot:
         return next_review(last, self.reviews(sop_id), interval)
 
     def sop(self, sop_id: str) -> Sop:
-        key = sop_id.upper()
-        if key not in self.sops:
-            raise UsageError(f"no SOP with id {key} in this library; see 'sopgit status'")
+        """The SOP of SOP_ID, as written or in any case (sop-hr-004, SOP-HR-004)."""
+        key = known_id(sop_id, self.sops)
+        if key is None:
+            raise UsageError(
+                f"no SOP with id {sop_id.upper()} in this library; see 'sopgit status'"
+            )
         return self.sops[key]
+
+
+def known_id(sop_id: str, ids: Iterable[str]) -> str | None:
+    """The id among IDS that SOP_ID names: as written, else ignoring case."""
+    ids = list(ids)
+    if sop_id in ids:
+        return sop_id
+    folded = [i for i in ids if i.casefold() == sop_id.casefold()]
+    return folded[0] if len(folded) == 1 else None
+
+
+def first_heading(doc: Document, sop_id: str) -> str | None:
+    """The title a file without a title key carries: its first heading, less a leading
+    id ("SOP-003: Document Control" -> "Document Control")."""
+    heading = next((h for h in doc.headings if h.level == 1), None)
+    if heading is None:
+        return None
+    text = heading.title.strip()
+    for separator in (":", " - ", " – ", " — "):
+        head, found, rest = text.partition(separator)
+        if found and head.strip().casefold() == sop_id.casefold() and rest.strip():
+            return rest.strip()
+    return text
 
 
 def read_sops(
@@ -180,6 +208,32 @@ def legacy_of(sops: Iterable[Sop], fmt: Format) -> dict[str, Legacy]:
     return found
 
 
+def with_stated_since(
+    lib: Library, legacy: dict[str, Legacy], sops: Iterable[Sop], rev: str = "HEAD"
+) -> None:
+    """Fill in, for each adopted SOP that states a version, the commit that last
+    changed a line holding its version key (one `git log -G` for the whole library)."""
+    fmt = lib.config.format
+    keys = fmt.all_version_keys()
+    paths = {s.path: s.sop_id for s in sops if s.sop_id in legacy and legacy[s.sop_id].stated}
+    if not keys or not paths or not lib.repo.has_commits():
+        return
+    names = "|".join(re.escape(k).replace("\\ ", " ") for k in keys)
+    pattern = (
+        rf"^[[:space:]]*({names})[[:space:]]*:|"
+        rf"^[[:space:]]*\|[[:space:]]*[*_`]*({names})[*_`]*:?[[:space:]]*\|"
+    )
+    out = lib.repo.run(
+        "log", "-E", f"-G{pattern}", "--format=%x00%H", "--name-only", rev, "--", *sorted(paths)
+    )
+    for block in out.split("\0")[1:]:
+        sha, *changed = block.split()
+        for path in changed:
+            sop_id = paths.pop(path, None)
+            if sop_id is not None:
+                legacy[sop_id] = replace(legacy[sop_id], since=sha)
+
+
 def load_snapshot(
     lib: Library,
     head: str | None = None,
@@ -201,13 +255,15 @@ def load_snapshot(
         errors = sop_errors(lib, sops, [t.name for t in tags])  # git log still runs
     commits = scan.result() if scan else []
     head = commits[0].sha if commits else None
+    legacy = legacy_of(sops.values(), lib.config.format)
+    with_stated_since(lib, legacy, sops.values(), head or "HEAD")
     history = History.build(
         lib.config,
         commits,
         tags,
         {s.path: s.sop_id for s in sops.values()},
         head,
-        legacy=legacy_of(sops.values(), lib.config.format),
+        legacy=legacy,
     )
     latest = [versions[0][1].target for versions in history.tags_by_sop.values()]
     unreachable = [t for t in latest if not history.ancestry.reachable(t)]
@@ -222,13 +278,15 @@ def load_one(lib: Library, sop_id: str) -> tuple[Sop, SopVersion]:
     Commits reachable from its latest tag are never pending, so the scan covers only
     `LATEST..HEAD`: a recently released SOP costs a fraction of a full scan.
     """
-    wanted = sop_id.upper()
-    named = [f for f in sop_files(lib.root, lib.config) if f.id_from_name == wanted]
+    files = sop_files(lib.root, lib.config)
+    named = [f for f in files if f.id_from_name and known_id(sop_id, [f.id_from_name])]
     sops = read_sops(lib, named)
-    if wanted not in sops:  # the id is not in the file name: look inside every file
+    if known_id(sop_id, sops) is None:  # the id is not in the file name: look inside every file
         sops = read_sops(lib)
-    if wanted not in sops:
-        raise UsageError(f"no SOP with id {wanted} in this library; see 'sopgit status'")
+    found = known_id(sop_id, sops)
+    if found is None:
+        raise UsageError(f"no SOP with id {sop_id.upper()} in this library; see 'sopgit status'")
+    wanted = found
     sop = sops[wanted]
     pattern = lib.config.tag_format.replace("{id}", wanted).replace("{version}", "*")
     tags = lib.repo.tags(pattern)
@@ -238,5 +296,7 @@ def load_one(lib: Library, sop_id: str) -> tuple[Sop, SopVersion]:
     commits = lib.repo.scan_history(since).result() if lib.repo.has_commits() else []
     head = commits[0].sha if commits else None
     legacy = legacy_of([sop], lib.config.format)
+    if not latest:
+        with_stated_since(lib, legacy, [sop])
     history = History.build(lib.config, commits, tags, {sop.path: wanted}, head, legacy=legacy)
     return sop, history.version(wanted)
