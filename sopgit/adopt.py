@@ -21,13 +21,13 @@ from typing import Any
 from sopgit.config import CONFIG_FILE, DEPT_CODE, Config, Department, load_config, parse_config
 from sopgit.docformat import (
     FIELDS,
+    HEADING_NUMBER,
     HISTORY_FIELDS,
     SEED_FORMAT,
-    Format,
-    HistoryFormat,
-    HEADING_NUMBER,
     STATUSES,
     VERSION_STYLES,
+    Format,
+    HistoryFormat,
     find_history_table,
     id_regex,
     is_letter_revision,
@@ -174,7 +174,10 @@ def candidate_paths(paths: Iterable[str]) -> list[str]:
 
 
 def inspect(
-    texts: Mapping[str, str], tag_names: Iterable[str], name: str = "SOP Library"
+    texts: Mapping[str, str],
+    tag_names: Iterable[str],
+    name: str = "SOP Library",
+    branch: str = "main",
 ) -> Proposal:
     """The sopgit.toml that fits the Markdown files TEXTS (path -> text, paths relative to
     the repository) and what does not fit."""
@@ -245,7 +248,7 @@ def inspect(
     fmt = Format(**fmt_values)
     fmt = replace(fmt, version_style=_version_style(sops, fmt))
     findings += _unsure(sops, fmt, heading, versions)
-    config = Config(name=name, root=root, format=fmt)
+    config = Config(name=name, root=root, format=fmt, release_branch=branch)
     departments = _departments(identified, root)
     if departments:
         config = replace(config, departments=departments)
@@ -753,6 +756,8 @@ def render_toml(config: Config, left_out: list[str]) -> str:
         "[library]",
         f"name = {toml_value(config.name)}",
         f"root = {toml_value(config.root)}                 # the folder holding the SOPs",
+        f"release_branch = {toml_value(config.release_branch)}   # the default branch: "
+        "releases are cut there",
         "",
     ]
     for dept in config.departments.values():
@@ -873,7 +878,10 @@ def adopt_library(
     root = repo.root
     texts = read_repository(root)
     tags = repo.tag_names()
-    proposal = inspect(texts, tags, name=root.name.replace("-", " ").replace("_", " ").title())
+    from sopgit.scaffold import default_branch
+
+    name = root.name.replace("-", " ").replace("_", " ").title()
+    proposal = inspect(texts, tags, name=name, branch=default_branch(root) or "main")
     if proposal.errors:
         return AdoptReport(proposal, False, (root / CONFIG_FILE).exists(), (), proposal.findings)
     exists = (root / CONFIG_FILE).exists()

@@ -75,7 +75,7 @@ def check_library(
     retired = {
         p: str(sop_id or p)
         for p, (sop_id, meta) in known.items()
-        if status_key and meta.get(status_key) == "retired"
+        if status_key and fmt.status_of(meta.get(status_key)) == "retired"
     }
     facts = LibraryFacts(
         config=config,

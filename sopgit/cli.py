@@ -137,6 +137,7 @@ def _adopt(ctx: click.Context, target: Path, baseline: bool, dry_run: bool) -> N
 
     report = adopt_library(target, baseline=baseline, dry_run=dry_run, today=today())
     proposal = report.proposal
+    echo(proposal.text, nl=False)  # the proposal, always: written or not
     for finding in report.findings:
         echo(f"sopgit: {finding}", err=True)
     if proposal.errors:
@@ -146,14 +147,24 @@ def _adopt(ctx: click.Context, target: Path, baseline: bool, dry_run: bool) -> N
             err=True,
         )
         ctx.exit(1)
-    if dry_run:
-        echo(proposal.text, nl=False)
     count = len(proposal.sops)
     echo(f"{count} SOP file{'s' * (count != 1)} identified", err=True)
+    left_out = sum(1 for f in report.findings if f.message.startswith("no SOP id in its"))
+    if left_out:
+        echo(f"{left_out} Markdown file(s) left out (no SOP id; see the notes)", err=True)
     if report.config_written:
         echo("created   sopgit.toml", err=True)
     elif report.config_exists:
         echo("skipped   sopgit.toml (exists with your changes; left as it is)", err=True)
+        if baseline:
+            echo("baseline  uses the existing sopgit.toml, not the proposal", err=True)
+    if not baseline:
+        echo(
+            "Without a baseline the first release of each SOP continues from the version "
+            "its file states; 'sopgit init --adopt --baseline' tags those versions to start "
+            "clean.",
+            err=True,
+        )
     verb = "would tag" if dry_run else "tagged"
     for tag in report.baseline:
         echo(f"{verb} {tag.name} (baseline)", err=True)

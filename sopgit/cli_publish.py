@@ -82,14 +82,23 @@ def changelog(
     dry_run: bool,
 ) -> None:
     """Write the library's changelog: every release, newest first, and what is unreleased."""
-    from sopgit.publish import CHANGELOG_FILE, changelog_data, check_sop_id, render_markdown
+    from sopgit.publish import (
+        CHANGELOG_FILE,
+        changelog_data,
+        check_sop_id,
+        merge_changelog,
+        render_markdown,
+    )
     from sopgit.snapshot import load_snapshot
 
     lib = library(ctx)
     wanted = check_sop_id(sop_id, lib.config.format.id_pattern) if sop_id else None
     data = changelog_data(load_snapshot(lib), since=since, sop_id=wanted)
     text = _json(data) if fmt == "json" else render_markdown("changelog.md.j2", data, lib.root)
-    _emit(lib, text, _target(ctx, lib, output, CHANGELOG_FILE, fmt), dry_run, fmt)
+    target = _target(ctx, lib, output, CHANGELOG_FILE, fmt)
+    if fmt == "md" and target is not None and target.is_file():  # a changelog kept by hand
+        text = merge_changelog(target.read_text(encoding="utf-8", errors="replace"), text)
+    _emit(lib, text, target, dry_run, fmt)
 
 
 @click.command()

@@ -37,6 +37,7 @@ from sopgit.versioning import DEFAULT_ID_PATTERN, UNRELEASED, parse_version
 STATUSES = ("draft", "effective", "retired")
 TABLE_HEADER = ("Version", "Date", "Description", "Author", "Approved by")
 STEP = re.compile(r"^(\d+)\.\s+\S")
+PLACEHOLDER = re.compile(r"\{\{|\{%|\$\{")
 LINK = re.compile(r"(?<!!)\[(?:[^\]\\]|\\.)*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 EXTERNAL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//|#)")
 
@@ -184,11 +185,12 @@ def _check_frontmatter(doc: Document, facts: LibraryFacts) -> list[Diagnostic]:
         )
     status_key = key("status")
     status = meta.get(status_key) if status_key else None
-    if status_key and status_key in meta and status not in STATUSES:
+    if status_key and status_key in meta and fmt.status_of(status) not in STATUSES:
+        words = [*STATUSES, *fmt.statuses] if fmt.statuses else list(STATUSES)
         add(
             status_key,
             "status",
-            f"'{status_key}' must be one of {', '.join(STATUSES)}, not '{status}'",
+            f"'{status_key}' must be one of {', '.join(words)}, not '{status}'",
         )
     out += _check_version(doc, facts.released, fmt)
     out += _check_identity(doc, facts)
@@ -535,8 +537,8 @@ def _check_links(doc: Document, facts: LibraryFacts) -> list[Diagnostic]:
             continue
         for match in LINK.finditer(re.sub(r"`[^`]*`", "", line)):
             target = match.group(1)
-            if EXTERNAL.match(target):
-                continue
+            if EXTERNAL.match(target) or PLACEHOLDER.search(target):
+                continue  # a template's placeholder ({{cr.url}}) is filled in when it is used
             relative = target.split("#", 1)[0].split("?", 1)[0]
             resolved = _normalise(folder / relative)
             if resolved is None or not facts.exists(resolved):
@@ -559,7 +561,7 @@ def _check_links(doc: Document, facts: LibraryFacts) -> list[Diagnostic]:
 
 
 def _status(doc: Document, fmt: Format) -> object:
-    return doc.meta.get(fmt.key("status")) if fmt.key("status") else None
+    return fmt.status_of(doc.meta.get(fmt.key("status"))) if fmt.key("status") else None
 
 
 def _normalise(path: PurePosixPath) -> str | None:

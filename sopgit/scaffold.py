@@ -6,14 +6,14 @@ import datetime as dt
 import re
 import shutil
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sopgit.action import PINNED, ActionRef, resolve_action
 from sopgit.config import CONFIG_FILE, Config, Department, load_config
 from sopgit.document import parse_document
-from sopgit.errors import UsageError
+from sopgit.errors import RepoError, UsageError
 from sopgit.example import write_history
 from sopgit.gitrepo import GitRepo
 from sopgit.library import (
@@ -114,6 +114,10 @@ def init_library(
     if target.exists() and not target.is_dir():
         raise UsageError("exists and is not a folder; give a folder for the library", target)
     config = load_config(target) if target.is_dir() else Config()
+    if not (target / CONFIG_FILE).exists() and (target / ".git").exists():
+        branch = default_branch(target)  # master, trunk: releases happen there
+        if branch:
+            config = replace(config, release_branch=branch)
     sops = {}
     if target.is_dir():
         sops = {f.path: read_text(target / f.path) for f in sop_files(target, config)}
@@ -132,6 +136,22 @@ def _remote_url(target: Path, config: Config) -> str | None:
     if not (target / ".git").exists():
         return None
     return GitRepo.open(target).remote_url(config.remote)
+
+
+def default_branch(root: Path) -> str | None:
+    """The repository's default branch: the remote's HEAD (origin/master), else the
+    branch checked out; None outside a repository or on a detached HEAD."""
+    try:
+        repo = GitRepo.open(root)
+    except RepoError:
+        return None
+    try:
+        remote_head = repo.run("symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
+    except RepoError:
+        remote_head = ""
+    if remote_head.strip().startswith("origin/"):
+        return remote_head.strip().removeprefix("origin/")
+    return repo.current_branch()
 
 
 def _ensure_repo(target: Path, config: Config) -> GitRepo:

@@ -107,7 +107,8 @@ def render_body(
     a permalink each, and the text of each heading's part kept for the search index.
 
     LINK_FOR maps library paths to page URLs; relative links from SOURCE (the SOP's
-    path) to another SOP's file then open its page.
+    path) to another SOP's file then open its page, and images and links to the
+    library's other files (see referenced_files) point at their copies in the site.
     """
     md = markdown()
     tokens = _drop_revision_history(_drop_title(md.parse(body), title))
@@ -149,6 +150,9 @@ def render_body(
                 if child.type == "link_open":
                     href = str(child.attrGet("href") or "")
                     child.attrSet("href", _rewrite_link(href, source, link_for))
+                elif child.type == "image":
+                    src = str(child.attrGet("src") or "")
+                    child.attrSet("src", _rewrite_link(src, source, link_for))
         out.append(token)
     if in_step:
         out.append(_html("</section>\n"))
@@ -390,6 +394,32 @@ class Page:
         return "../" * self.path.count("/")
 
 
+FILES_DIR = "files/"
+# A Markdown link or image target: [text](target), ![alt](target "title")
+TARGET = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+
+
+def referenced_files(root: Path, sops: Iterable[Sop]) -> dict[str, Path]:
+    """The library's files (images, forms) that SOPs link to or show, by their name in
+    the site (files/ and their path in the library): never an SOP, a hidden file, a
+    link, or anything outside the library."""
+    found: dict[str, Path] = {}
+    sop_paths = {sop.path for sop in sops}
+    for sop in sops:
+        for match in TARGET.finditer(sop.text):
+            target = match.group(1).split("#", 1)[0].split("?", 1)[0]
+            if not target or target.startswith("/") or SCHEME.match(target):
+                continue
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(sop.path), unquote(target)))
+            parts = path.split("/")
+            if path in sop_paths or parts[0] == ".." or any(p.startswith(".") for p in parts):
+                continue
+            file = root / path
+            if file.is_file() and not file.is_symlink():
+                found[FILES_DIR + path] = file
+    return found
+
+
 def sop_page_name(sop_id: str) -> str:
     """The SOP's default page: its effective text (or its draft, before any release)."""
     return f"sops/{sop_id}.html"
@@ -421,7 +451,8 @@ def build_site(
         pages = site_pages(snapshot, today, env)
     progress.done()
     assets = static_files(root)
-    names = tuple(sorted([*pages, *(f"assets/{name}" for name in assets)]))
+    copied = referenced_files(root, snapshot.sops.values())
+    names = tuple(sorted([*pages, *(f"assets/{name}" for name in assets), *copied]))
     if dry_run:
         return SiteReport(output, names)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -437,6 +468,9 @@ def build_site(
             target = staging / "assets" / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(file, target)
+        for name, file in copied.items():  # the images and files SOPs point at
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(file, staging / name)
         (staging / MARKER).write_text("built by sopgit build; safe to delete\n", encoding="utf-8")
         (staging / ".nojekyll").write_text("", encoding="utf-8")  # GitHub Pages: serve as is
         os.chmod(staging, 0o755)  # mkdtemp's 0700 would hide the site from a web server
@@ -583,6 +617,9 @@ def plan_site(
     link_for = {
         path: BASE_MARK + sop_page_name(sop_id) for sop_id, paths in names.items() for path in paths
     }
+    # an image or a form beside an SOP: its copy in the site (build_site copies it)
+    for name in referenced_files(lib.root, snapshot.sops.values()):
+        link_for.setdefault(name.removeprefix(FILES_DIR), BASE_MARK + name)
     for count, sop in enumerate(snapshot.sops.values(), 1):
         progress.report("reading:", count, "SOPs")
         sop_pages_, documents = sop_pages(

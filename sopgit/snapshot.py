@@ -70,6 +70,17 @@ class Sop:
         value = self.doc.meta.get(self.fmt.key(name) if name else key)
         return self.fmt.status_of(value) if name == "status" else value
 
+    def stated_date(self, name: str) -> str | None:
+        """The date the library's key for sopgit's field NAME holds (ISO), or None."""
+        key = self.fmt.key(name)
+        if self.doc is None or not key:
+            return None
+        day = parse_date(self.doc.meta.get(key), self.fmt.date_format)
+        if day is None:
+            raw = self.doc.meta.get(key)
+            day = parse_date(raw, "%Y-%m-%d") if raw is not None else None
+        return day.isoformat() if day else None
+
     def meta(self, key: str, default: str = "") -> str:
         value = self.raw(key)
         if key == "lastUpdated" and value is not None:
@@ -107,19 +118,29 @@ class Snapshot:
     def review_due(self, sop_id: str) -> str | None:
         """When SOP_ID's next periodic review falls due (None until it is released)."""
         version = self.version(sop_id)
+        sop = self.sops[sop_id]
         latest = row_from_tag(*version.releases[0]) if version.releases else None
-        if latest is not None and latest.source != "baseline":
+        released = latest is not None and latest.source != "baseline"
+        last: str | None
+        if latest is not None and released:
             last = latest.date  # only the latest release matters: read just its tag
         else:
             rows = history_rows(version)  # a baseline defers to the hand-typed history
-            if not rows:
-                return None
-            last = rows[-1].date
-        sop = self.sops[sop_id]
+            last = rows[-1].date if rows else None
+        # An adopted library's own review dates: the last review counts as one, and
+        # the next review it states holds until sopgit records a review or release.
+        reviewed, stated_next = sop.stated_date("last_reviewed"), sop.stated_date("next_review")
+        reviews = self.reviews(sop_id)
+        if stated_next and not released and not reviews:
+            return stated_next
+        if reviewed:
+            last = max(last or reviewed, reviewed)
+        if last is None:
+            return None
         interval = interval_for(
             sop.doc.meta if sop.doc else {}, self.lib.config.review_interval_days
         )
-        return next_review(last, self.reviews(sop_id), interval)
+        return next_review(last, reviews, interval)
 
     def sop(self, sop_id: str) -> Sop:
         """The SOP of SOP_ID, as written or in any case (sop-hr-004, SOP-HR-004)."""
