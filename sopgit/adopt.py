@@ -348,8 +348,11 @@ def generalise(ids: list[str]) -> str:
         return DEFAULT_ID_PATTERN
     shapes: dict[tuple[str, ...], list[list[str]]] = {}
     for sop_id in ids:
-        tokens = re.findall(r"[A-Z]+|\d+|[^A-Z\d]+", sop_id)
-        kinds = tuple("L" if t.isalpha() else "D" if t.isdigit() else t for t in tokens)
+        tokens = re.findall(r"[A-Z]+|[a-z]+|\d+|[^A-Za-z\d]+", sop_id)
+        kinds = tuple(
+            ("L" if t.isupper() else "l") if t.isalpha() else "D" if t.isdigit() else t
+            for t in tokens
+        )
         shapes.setdefault(kinds, []).append(tokens)
     parts = []
     for kinds, members in shapes.items():
@@ -357,11 +360,12 @@ def generalise(ids: list[str]) -> str:
         for position, kind in enumerate(kinds):
             column = {m[position] for m in members}
             lengths = {len(t) for t in column}
-            if kind == "L":
+            if kind in ("L", "l"):
+                letters = "[A-Z]" if kind == "L" else "[a-z]"
                 if len(column) == 1:
                     regex += _escape(next(iter(column)))
                 else:
-                    regex += f"[A-Z]{{{min(lengths)},{max(lengths)}}}"
+                    regex += f"{letters}{{{min(lengths)},{max(lengths)}}}"
             elif kind == "D":
                 regex += rf"\d{{{lengths.pop()}}}" if len(lengths) == 1 else r"\d+"
             else:
@@ -458,13 +462,18 @@ def _version_keys(sops: list[_Seen]) -> list[str]:
     """The keys (and metadata-table labels) the files write a version under, the most
     used first: sop_version, template_version, a body row "SOP Revision"."""
     counts: Counter[str] = Counter()
+    in_frontmatter: set[str] = set()
     for s in sops:
         for key, raw in _meta(s).items():
             if not KEY_NAMES["version"].match(key) or raw is None or raw == "":
                 continue
             if loose_version(raw) is not None or is_letter_revision(raw):
                 counts[key] += 1
-    return [k for k, _ in counts.most_common()]
+                if key in s.frontmatter:
+                    in_frontmatter.add(key)
+    # the frontmatter's keys first (the metadata a frontmatter library keeps), then by use
+    ranked = sorted(counts, key=lambda k: (k not in in_frontmatter, -counts[k]))
+    return ranked
 
 
 def _statuses(sops: list[_Seen], key: str) -> tuple[dict[str, str], list[Finding]]:
@@ -565,6 +574,8 @@ def _numbered_steps(doc: Document, section: str) -> bool:
         return False
     end = next((h.line for h in sections if h.line > start.line), 10**9)
     steps = [h for h in doc.headings if h.level == 3 and start.line < h.line < end]
+    if any(HISTORY_HEADING.search(h.title) for h in steps):
+        return False  # numbered sections of the whole document, not steps
     return bool(steps) and all(re.match(rf"^{n}\.\s+\S", h.title) for n, h in enumerate(steps, 1))
 
 
@@ -800,8 +811,8 @@ def render_toml(config: Config, left_out: list[str]) -> str:
     ]
     if fmt.version_keys:
         lines.append(
-            f"version_keys = {toml_value(list(fmt.version_keys))}   # more places a version "
-            "is written; a release updates each one a file has"
+            f"version_keys = {toml_value(list(fmt.version_keys))}   # also versions; a "
+            "release updates each a file has"
         )
     lines += [
         "",

@@ -201,7 +201,7 @@ def read_document(text: str, path: str, fmt: Format) -> Document:
     doc = parse_document(text, path) if has_frontmatter else Document(path, text, {}, {}, 1)
     meta, meta_lines = dict(doc.meta), dict(doc.meta_lines)
     # A frontmatter library reads the body's metadata table only for its version rows.
-    wanted = None if fmt.metadata == "table" else set(fmt.version_keys)
+    wanted = None if fmt.metadata == "table" else set(fmt.all_version_keys())
     for label, (value, line) in metadata_table(lines, doc.body_line - 1).items():
         if label not in meta and (wanted is None or label in wanted):
             meta[label] = value

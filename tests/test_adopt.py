@@ -375,3 +375,264 @@ def test_the_proposal_reads_back_as_the_config(run, tmp_path, today):
     assert config.format.id_pattern == r"GDI-SOP\d{4}"
     assert config.format.history.order == "newest-first"
     assert config.format.keys["version"] == "revision"
+
+
+# --- the corpus: shapes of public SOP and QMS repositories --------------------------------
+#
+# Each library of tests/adopt_fixtures.py's corpus is adopted with no edit at all: the
+# proposal (a golden file) loads, check reports exactly the defects planted in it, status
+# states every version the files state, a baseline tags them, and a release after one
+# change writes a golden diff in the library's own format. Then changelog, index and
+# build run on it.
+
+CORPUS = {
+    "gdi": {
+        "build": shapes.gdi_library,
+        "versions": {"GDI-SOP0008": "1.0.3", "GDI-SOP0009": "1.0.0"},
+        "defects": [("docs/GDI-SOP0009_dataset-withdrawal.md", "broken-link")],
+        "change": (
+            "docs/GDI-SOP0008_node-helpdesk-ticket-classification.md",
+            "Tickets first.",
+            "Tickets first, then questions.",
+            "fix(GDI-SOP0008): questions come after tickets",
+        ),
+    },
+    "demo": {
+        "build": shapes.demo_library,
+        "versions": {"sop-hr-004": "1.2.0", "sop-hr-005": "1.1.0", "sop-it-001": "2.0.0"},
+        "defects": [("sops/it/sop-it-001-password-reset.md", "broken-link")],
+        "change": (
+            "sops/hr/sop-hr-004-employee-onboarding.md",
+            "Welcome them.",
+            "Welcome them at the door.",
+            "feat(sop-hr-004): a welcome at the door",
+        ),
+    },
+    "qms": {
+        "build": shapes.qms_library,
+        "versions": {
+            "QMS-FM-004": "1.1.0",
+            "QMS-IS-002": "1.0.0",
+            "QMS-PO-001": "3.0.0",
+            "QMS-PR-013": "2.1.2",
+            "QMS-PR-014": "2.0.1",
+        },
+        "defects": [("qms/procedures/QMS-PR-014-change-control.md", "broken-link")],
+        "change": (
+            "qms/procedures/QMS-PR-013-document-control.md",
+            "Records are kept.",
+            "Records are kept for ten years.",
+            "fix(QMS-PR-013): the retention period",
+        ),
+    },
+    "lab": {
+        "build": shapes.lab_library,
+        "versions": {"LAB-SOP0012": "2.0.0", "LAB-SOP0015": "1.0.0"},
+        "defects": [("protocols/LAB-SOP0015_buffer-preparation.md", "broken-link")],
+        "change": (
+            "protocols/LAB-SOP0012_pipette-calibration.md",
+            "Calibrate monthly.",
+            "Calibrate every month.",
+            "fix(LAB-SOP0012): wording",
+        ),
+    },
+}
+
+
+def corpus(tmp_path: Path, name: str) -> Path:
+    root = tmp_path / name
+    root.mkdir()
+    build = CORPUS[name]["build"] if name in CORPUS else shapes.noids_library
+    return build(root)  # type: ignore[operator]
+
+
+def check_findings(run, root: Path, defects: list[tuple[str, str]]) -> None:
+    result = sopgit(run, root, "check", "--format", "json", expect=1 if defects else 0)
+    found = json.loads(result.stdout)["diagnostics"]
+    assert sorted((d["path"], d["rule"]) for d in found) == sorted(defects), found
+
+
+@pytest.mark.parametrize("name", list(CORPUS))
+def test_corpus_adopts_with_no_edits_and_states_every_version(run, tmp_path, name, today):
+    spec = CORPUS[name]
+    root = corpus(tmp_path, name)
+    before = tree_state(root)
+
+    result = sopgit(run, root, "init", "--adopt", "--dry-run")
+
+    golden(f"corpus-{name}.toml", result.stdout)
+    assert tree_state(root) == before
+    sopgit(run, root, "init", "--adopt")
+    assert load_config(root).format.legacy  # the proposal loads as written
+    assert "'sopgit init --adopt --baseline' tags those versions" in result.stderr
+    commit_all(root, "chore: adopt sopgit", shapes.when(40))
+    check_findings(run, root, spec["defects"])  # type: ignore[arg-type]
+    status = status_of(run, root)
+    assert {i: row["version"] for i, row in status.items()} == spec["versions"]
+
+
+@pytest.mark.parametrize("name", list(CORPUS))
+def test_corpus_round_trip_from_a_baseline(run, tmp_path, name, today):
+    spec = CORPUS[name]
+    root = corpus(tmp_path, name)
+    result = sopgit(run, root, "init", "--adopt", "--baseline")
+    versions: dict[str, str] = spec["versions"]  # type: ignore[assignment]
+    for sop_id, version in versions.items():
+        assert f"tagged {sop_id}/v{version} (baseline)" in result.stderr
+    commit_all(root, "chore: adopt sopgit", shapes.when(40))
+    status = status_of(run, root)
+    assert {i: (r["version"], r["pending"]) for i, r in status.items()} == {
+        i: (v, 0) for i, v in versions.items()
+    }
+    path, old, new, message = spec["change"]  # type: ignore[misc]
+    edit(root, path, old, new)
+    commit_all(root, message, shapes.when(41))
+    sop_id = message.split("(")[1].split(")")[0]
+
+    sopgit(run, root, "release", sop_id.upper(), "--date", TODAY)
+
+    golden(f"corpus-{name}.diff", release_diff(root))
+    check_findings(run, root, spec["defects"])  # type: ignore[arg-type]
+    for command in (["changelog"], ["index"], ["build", "--output", str(tmp_path / "site")]):
+        sopgit(run, root, *command)
+    assert (tmp_path / "site" / "index.html").is_file()
+
+
+def test_corpus_titles_review_dates_and_statuses_are_the_files_own(run, tmp_path, today):
+    root = corpus(tmp_path, "demo")
+    sopgit(run, root, "init", "--adopt", "--baseline")
+    commit_all(root, "chore: adopt sopgit", shapes.when(40))
+    status = status_of(run, root)
+    assert status["sop-hr-004"]["review_due"] == "2025-03-01"  # nextReview, as the file says
+    assert status["sop-hr-004"]["state"] == "effective"  # active
+    assert status["sop-it-001"]["state"] == "retired"  # archived
+    assert status["sop-hr-005"]["title"] == "Leave Requests"
+    # ids as written, and in any case, on the command line
+    assert "1.2.0" in sopgit(run, root, "history", "sop-hr-004").stdout
+    assert "1.2.0" in sopgit(run, root, "history", "SOP-HR-004").stdout
+    gdi = corpus(tmp_path, "gdi")
+    sopgit(run, gdi, "init", "--adopt")
+    commit_all(gdi, "chore: adopt sopgit", shapes.when(40))
+    titles = {i: r["title"] for i, r in status_of(run, gdi).items()}
+    assert titles["GDI-SOP0008"] == "European GDI - Node Helpdesk Ticket Classification"
+
+
+def test_corpus_without_baseline_continues_from_the_stated_version(run, tmp_path, today):
+    root = corpus(tmp_path, "qms")
+    sopgit(run, root, "init", "--adopt")
+    commit_all(root, "chore: adopt sopgit", shapes.when(40))
+    sopgit(run, root, "index")
+    index = (root / "SOPS.md").read_text(encoding="utf-8")
+    assert "2.1.2" in index  # stated versions, before any tag
+    assert "3.0.0" in index
+    edit(root, *CORPUS["qms"]["change"][:3])  # type: ignore[misc]
+    commit_all(root, "fix(QMS-PR-013): the retention period", shapes.when(41))
+
+    result = sopgit(run, root, "release", "QMS-PR-013", "--date", TODAY)
+
+    assert "QMS-PR-013 2.1.2 -> 2.1.3 (patch)" in result.stdout
+    data = json.loads(sopgit(run, root, "changelog", "--format", "json").stdout)
+    (release,) = [r for r in data["releases"] if r["sops"][0]["id"] == "QMS-PR-013"]
+    # only what changed since the file last stated its version: not the import
+    assert [c["subject"] for c in release["sops"][0]["changes"]] == [
+        "Update QMS-PR-013-document-cont (1)",
+        "fix(QMS-PR-013): the retention period",
+    ]
+
+
+def test_corpus_hand_written_changelog_is_kept_byte_for_byte(run, tmp_path, today):
+    root = corpus(tmp_path, "qms")
+    sopgit(run, root, "init", "--adopt")
+    commit_all(root, "chore: adopt sopgit", shapes.when(40))
+
+    sopgit(run, root, "changelog")
+
+    text = (root / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert text.startswith("<!-- sopgit:changelog:start -->\n# Changelog\n")
+    assert text.endswith("<!-- sopgit:changelog:end -->\n\n" + shapes.QMS_CHANGELOG)
+    edit(root, *CORPUS["qms"]["change"][:3])  # type: ignore[misc]
+    commit_all(root, "fix(QMS-PR-013): the retention period", shapes.when(41))
+    sopgit(run, root, "release", "QMS-PR-013", "--date", TODAY)
+    sopgit(run, root, "changelog")
+    again = (root / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert "QMS-PR-013" in again.split("<!-- sopgit:changelog:end -->")[0]
+    assert again.endswith("<!-- sopgit:changelog:end -->\n\n" + shapes.QMS_CHANGELOG)
+    assert again.count("<!-- sopgit:changelog:start -->") == 1
+
+
+def test_corpus_site_copies_the_images_an_sop_shows(run, tmp_path, today):
+    root = corpus(tmp_path, "gdi")
+    sopgit(run, root, "init", "--adopt")
+    commit_all(root, "chore: adopt sopgit", shapes.when(40))
+    site = tmp_path / "site"
+
+    sopgit(run, root, "build", "--output", str(site))
+
+    copied = site / "files" / "docs" / "images" / "ticket-workflow.png"
+    assert copied.read_bytes() == shapes.PNG
+    page = (site / "sops" / "GDI-SOP0008.html").read_text(encoding="utf-8")
+    assert 'src="../files/docs/images/ticket-workflow.png"' in page
+    assert "v1.0.3" in (site / "index.html").read_text(encoding="utf-8") or "1.0.3" in (
+        site / "index.html"
+    ).read_text(encoding="utf-8")
+
+
+def test_corpus_without_any_id_stops_with_guidance(run, tmp_path, today):
+    root = corpus(tmp_path, "noids")
+    before = tree_state(root)
+
+    result = sopgit(run, root, "init", "--adopt", "--baseline", expect=1)
+
+    assert "error: no document carries an id" in result.stderr
+    assert "'| Document ID | QMS-001 |'" in result.stderr
+    assert result.stderr.splitlines()[-1].endswith("nothing was written")
+    assert tree_state(root) == before
+
+
+def test_corpus_prints_what_it_is_unsure_of(run, tmp_path, today):
+    root = corpus(tmp_path, "qms")
+    result = sopgit(run, root, "init", "--adopt", "--dry-run")
+    assert (
+        "sopgit: unsure: versions are written under 'sop_version', 'template_version', "
+        "'info_version', 'policy_version', 'SOP Revision'; each file's highest counts, and a "
+        "release updates every one it has"
+    ) in result.stderr
+    assert "[format.statuses]" in result.stdout
+
+
+def test_corpus_baseline_uses_an_existing_config_and_says_so(run, tmp_path, today):
+    root = corpus(tmp_path, "demo")
+    sopgit(run, root, "init", "--adopt")
+    text = (root / "sopgit.toml").read_text(encoding="utf-8")
+    commit_all(root, "chore: adopt sopgit", shapes.when(40))
+
+    result = sopgit(run, root, "init", "--adopt", "--baseline")
+
+    assert "baseline  uses the existing sopgit.toml, not the proposal" in result.stderr
+    assert "tagged sop-hr-004/v1.2.0 (baseline)" in result.stderr
+    assert (root / "sopgit.toml").read_text(encoding="utf-8") == text
+
+
+def test_corpus_one_unparsable_document_does_not_block_the_others(run, tmp_path, today):
+    root = corpus(tmp_path, "demo")
+    sopgit(run, root, "init", "--adopt", "--baseline")
+    commit_all(root, "chore: adopt sopgit", shapes.when(40))
+    edit(root, "sops/hr/sop-hr-005-leave-requests.md", "type: sop", "type: [sop")
+    edit(root, *CORPUS["demo"]["change"][:3])  # type: ignore[misc]
+    commit_all(root, "feat(sop-hr-004): a welcome at the door", shapes.when(41))
+
+    result = sopgit(run, root, "release", "sop-hr-004", "--date", TODAY)
+
+    assert "sop-hr-004 1.2.0 -> 1.3.0 (minor)" in result.stdout
+    assert git(root, "tag", "--list", "sop-hr-004/v1.3.0").strip() == "sop-hr-004/v1.3.0"
+
+
+def test_plain_init_on_master_releases_from_master(run, tmp_path):
+    root = tmp_path / "lib"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "master")
+
+    sopgit(run, root, "init")
+
+    assert load_config(root).release_branch == "master"
+    assert 'release_branch = "master"' in (root / "sopgit.toml").read_text(encoding="utf-8")
