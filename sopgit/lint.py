@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+import semver
+
 from sopgit.config import Config
 from sopgit.docformat import (
     SEED_FORMAT,
@@ -292,7 +294,11 @@ def _check_legacy_version(
                 "(or a letter revision like C)",
             )
         ]
-    if latest is not None and str(number) != latest:
+    if (
+        latest is not None
+        and str(number) != latest
+        and not _behind_typed_history(doc, fmt, number, latest)
+    ):
         return [
             Diagnostic(
                 doc.path,
@@ -303,6 +309,18 @@ def _check_legacy_version(
             )
         ]
     return []
+
+
+def _behind_typed_history(doc: Document, fmt: Format, stated: object, latest: str) -> bool:
+    """Is the version key behind the file's own hand-typed history, which states LATEST
+    (GDI's `v1` above a history at v1.0.3)? Then the latest tag is the history's
+    version, taken by a baseline, and the key's lag is the file's own, not a defect."""
+    if fmt.history.markers or not isinstance(stated, semver.Version):
+        return False
+    rows, _problems = legacy_rows(doc, fmt)
+    typed = {r.semver for r in rows if r.semver is not None}
+    newest = max(typed, default=None)
+    return newest is not None and str(newest) == latest and stated < newest
 
 
 def _check_identity(doc: Document, facts: LibraryFacts) -> list[Diagnostic]:
