@@ -97,7 +97,9 @@ def changelog(
     text = _json(data) if fmt == "json" else render_markdown("changelog.md.j2", data, lib.root)
     target = _target(ctx, lib, output, CHANGELOG_FILE, fmt)
     if fmt == "md" and target is not None and target.is_file():  # a changelog kept by hand
-        text = merge_changelog(target.read_text(encoding="utf-8", errors="replace"), text)
+        from sopgit.textio import read_text
+
+        text = merge_changelog(read_text(target), text)  # its bytes as they are
     _emit(lib, text, target, dry_run, fmt)
 
 
