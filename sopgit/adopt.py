@@ -481,13 +481,15 @@ def _statuses(sops: list[_Seen], key: str) -> tuple[dict[str, str], list[Finding
     used first (a release writes the first word of a status)."""
     words: Counter[str] = Counter()
     where: dict[str, _Seen] = {}
+    typed: set[str] = set()
     for s in sops:
         raw = _meta(s).get(key) if key else None
         if isinstance(raw, str) and raw.strip():
             word = raw.strip().lower()
             words[word] += 1
             where.setdefault(word, s)
-    if all(w in STATUSES for w in words):
+            typed.add(raw.strip())
+    if all(w in STATUSES for w in typed):  # sopgit's own words, as sopgit writes them
         return {}, []
     mapping = {w: STATUS_WORDS[w] for w, _ in words.most_common() if w in STATUS_WORDS}
     notes = [

@@ -738,3 +738,106 @@ NOIDS_FILES: dict[str, str | bytes] = {
 
 def noids_library(root: Path) -> Path:
     return corpus_repo(root, NOIDS_FILES, [("qms/sop-capa.md", "Corrective", "Every quarter.")])
+
+
+# --- innolitics/rdm: records with ids but no version, Jinja placeholders ----------------------
+
+RDM_FILES: dict[str, str | bytes] = {
+    "README.md": "# Regulatory documentation\n\nRendered with rdm.\n",
+    "documents/SDMR-001-development-record.md": """---
+id: SDMR-001
+title: Software Development and Maintenance Record
+---
+
+# Software Development and Maintenance Record
+
+## Purpose
+
+A record of the change requests implemented in release {{device.version}}.
+
+## Change Requests
+
+{% for cr in history.change_requests %}
+**Identifier:** [{{cr.id}}]({{cr.url}})
+{% endfor %}
+""",
+    "documents/SDMR-002-release-record.md": """---
+id: SDMR-002
+title: Release Record
+---
+
+# Release Record
+
+## Purpose
+
+What was released in {{device.name}} {{device.version}}.
+
+## Change Requests
+
+See [the plan](SDP-001-development-plan.md).
+""",
+}
+
+
+def rdm_library(root: Path) -> Path:
+    return corpus_repo(
+        root,
+        RDM_FILES,
+        [
+            (
+                "documents/SDMR-001-development-record.md",
+                "A record of the change requests implemented in release {{device.version}}.",
+                "Each one is verified.",
+            )
+        ],
+    )
+
+
+# --- EMOSprings/PipeRacking: numbered sections, capitalised statuses, no versions -------------
+
+
+def _gov(sop_id: str, title: str, status: str) -> str:
+    return f"""---
+title: {title}
+id: {sop_id}
+status: {status}
+owner: The Business
+approver: The Business
+---
+
+# {title}
+
+## 1. Purpose
+
+This procedure defines {title.lower()}.
+
+## 2. Scope
+
+All quality documents.
+
+## 3. Procedure
+
+### 3.1. Creation
+
+Use the templates.
+"""
+
+
+PIPE_FILES: dict[str, str | bytes] = {
+    "README.md": "# Digital OS\n\nThe business's procedures.\n",
+    "docs/00-governance/gov-00-004-document-control.md": _gov(
+        "GOV-00-004", "Document Control Procedure", "Draft"
+    ),
+    "docs/00-governance/gov-00-005-management-review.md": _gov(
+        "GOV-00-005", "Management Review Procedure", "Approved"
+    ),
+    "docs/project_context.md": "# Project context\n\nEach document has a unique ID.\n",
+}
+
+
+def pipe_library(root: Path) -> Path:
+    return corpus_repo(
+        root,
+        PIPE_FILES,
+        [("docs/00-governance/gov-00-004-document-control.md", "Use the templates.", "Or copy.")],
+    )
