@@ -29,6 +29,7 @@ from markupsafe import Markup
 from sopgit.approvals import (
     APPROVED_BY,
     REVIEWED_BY,
+    STALE_PREFIX,
     Approval,
     parse_signoff,
 )
@@ -110,6 +111,8 @@ class Signature:
     source: str  # "pull request review" | "signed commit" | "trailer"
     where: str  # the commit or pull request it was read from
     verified: bool  # git verified a cryptographic signature by the signer
+    approved: str = ""  # the commit whose text it approved, when the record says
+    note: str = ""  # e.g. that it approved an earlier text and was kept
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ class Copy:
     watermark: str  # "" for the effective version, else SUPERSEDED / RETIRED / DRAFT
     text: str  # the released file, decoded
     signatures: tuple[Signature, ...]
+    uncounted: tuple[Signature, ...]  # sign-offs of an earlier text, which did not count
     history: tuple[HistoryRow, ...]
     tag_signature: str  # "verified", "not verified" or "none"
     library: str
@@ -217,20 +221,26 @@ def blob_at(
 
 def manifest(
     tag: Tag, signatures: Mapping[str, tuple[str, str]] | None = None
-) -> tuple[Signature, ...]:
-    """The signatures a release tag records: its Approved-by and Reviewed-by trailers,
-    their sources read from the tag's Approvals list."""
+) -> tuple[tuple[Signature, ...], tuple[Signature, ...]]:
+    """The signatures a release tag records, their sources read from the tag's Approvals
+    list: (those that counted for the release: its Approved-by and Reviewed-by trailers;
+    sign-offs of an earlier text that did not: its Stale- trailers)."""
     message = parse_message(tag.message)
     where_by_line = _approval_lines(message.body)
-    found = []
+    keys = (APPROVED_BY.lower(), REVIEWED_BY.lower())
+    counted: list[Signature] = []
+    uncounted: list[Signature] = []
     for key, value in message.trailers:
-        if key.lower() not in (APPROVED_BY.lower(), REVIEWED_BY.lower()):
+        stale = key.lower().startswith(STALE_PREFIX.lower())
+        base = key[len(STALE_PREFIX) :] if stale else key
+        if base.lower() not in keys:
             continue
-        signoff = parse_signoff(key, value, default_time=tag.time)
+        signoff = parse_signoff(base, value, default_time=tag.time)
         if signoff is None:
             continue
-        found.append(_signature(signoff, where_by_line, signatures or {}))
-    return tuple(found)
+        found = _signature(signoff, where_by_line, signatures or {})
+        (uncounted if stale else counted).append(found)
+    return tuple(counted), tuple(uncounted)
 
 
 APPROVAL_LINE = re.compile(
@@ -274,6 +284,8 @@ def _signature(
         source=SOURCES[source],
         where=where or "release tag trailer",
         verified=verified,
+        approved=signoff.approved or "",
+        note="approved an earlier text; counted under stale = keep" if signoff.stale else "",
     )
 
 
@@ -289,6 +301,8 @@ def pending_signatures(approvals: tuple[Approval, ...]) -> tuple[Signature, ...]
             source=SOURCES.get(a.source, a.source),
             where=a.where(),
             verified=a.source == "signed-commit",
+            approved=a.approved or "",
+            note="approved an earlier text; counted under stale = keep" if a.stale else "",
         )
         for a in approvals
     )
@@ -332,6 +346,9 @@ def gather(
 
         outcome = outcomes(snapshot, [sop.sop_id]).get(sop.sop_id)
         signatures = pending_signatures(outcome.approvals) if outcome else ()
+        uncounted = (
+            pending_signatures(tuple(a for a, _ in outcome.stale if not a.stale)) if outcome else ()
+        )
         if outcome and outcome.missing:
             notes.append("approvals still missing: " + ", ".join(outcome.missing))
         if not version.pending:
@@ -349,7 +366,7 @@ def gather(
         history = tuple(r for r in history_rows(version) if _not_after(r.version, number_v))
         shas = re.findall(r"signed approval commit ([0-9a-f]{7,40})", tag.message)
         checks = (signature_checks or _signatures(snapshot))(shas) if shas else {}
-        signatures = manifest(tag, checks)
+        signatures, uncounted = manifest(tag, checks)
         missing = parse_message(tag.message).trailer_values("Missing-Approval")
         if missing:
             reason = parse_message(tag.message).trailer_values("Allow-Unapproved")
@@ -389,6 +406,7 @@ def gather(
         watermark=watermark,
         text=text,
         signatures=signatures,
+        uncounted=uncounted,
         history=history,
         tag_signature=tag_signature,
         library=snapshot.lib.config.name,

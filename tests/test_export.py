@@ -120,6 +120,8 @@ def test_pdf_copy_shows_cover_signatures_history_and_binding_on_every_page(appro
         )
         assert row, f"no manifest row for {name}"
     assert manifest.count("trailer on commit") == 3
+    merge = git(approved, "rev-parse", "ENG-001/v1.1.0^{commit}^").strip()  # the PR's merge
+    assert manifest.count(f"approved the text of commit {merge[:10]}") == 3
     assert "pull request #7" in manifest
     assert "Revision history" in manifest
     assert "Initial version" in manifest
@@ -525,3 +527,40 @@ def test_export_finds_a_file_renamed_and_rewritten_in_one_commit(example, run):
     assert "sops/engineering/ENG-002-code-review-standards.md" in page
     assert "Entirely new text." not in page
     assert sopgit(run, example, "verify", str(out)).stdout.startswith("OK ENG-002 v1.0.0")
+
+
+def test_the_manifest_names_the_text_each_approval_bound_to_and_lists_stale_ones_apart(
+    library, run, monkeypatch
+):
+    monkeypatch.setenv("SOPGIT_TODAY", "2026-04-01")
+    sopgit(run, library, "release", "--date", "2025-04-01")
+    git(library, "checkout", "-q", "-b", "draft/ENG-001")
+    path = library / ENG_001
+    path.write_text(path.read_text(encoding="utf-8") + "\nFirst.\n", encoding="utf-8")
+    commit_as(library, BEN, "feat(ENG-001): first", "2026-03-01T09:00:00Z")
+    git(library, "checkout", "-q", "main")
+    env = {**LEE, "GIT_AUTHOR_DATE": "2026-03-02T10:14:00Z"}
+    env["GIT_COMMITTER_DATE"] = env["GIT_AUTHOR_DATE"]
+    message = (
+        "Merge pull request #7 from acme/x\n\nApproved-by: Kim Park <kim@acme.example> (peer)\n"
+    )
+    git(library, "merge", "-q", "--no-ff", "-m", message, "draft/ENG-001", env=env)
+    merge = git(library, "rev-parse", "HEAD").strip()
+    path.write_text(path.read_text(encoding="utf-8") + "\nSecond.\n", encoding="utf-8")
+    commit_as(library, BEN, "fix(ENG-001): second", "2026-03-03T09:00:00Z")
+    # the draft's copy: the approval approved the text before the second change
+    draft = library.parent / "draft.html"
+    sopgit(run, library, "export", "ENG-001", "--version", "pending", "-o", str(draft))
+    text = " ".join(draft.read_text(encoding="utf-8").split())
+    assert "Sign-offs of an earlier text, which did not count for this version:" in text
+    assert "Kim Park (kim@acme.example), peer, approved 2026-03-02 10:14:00 UTC" in text
+    assert "No approval is recorded for this version." in text
+
+    sopgit(run, library, "release", "ENG-001", "--date", "2026-03-04")
+    out = library.parent / "released.html"
+    sopgit(run, library, "export", "ENG-001", "-o", str(out))
+    text = " ".join(out.read_text(encoding="utf-8").split())
+    assert "No approval is recorded for this version." in text
+    uncounted = text.split("did not count for this version:")[1].split("</ul>")[0]
+    assert "Kim Park (kim@acme.example), peer, approved 2026-03-02 10:14:00 UTC" in uncounted
+    assert f"the text of commit {merge[:10]}" in uncounted
