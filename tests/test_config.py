@@ -94,9 +94,9 @@ manager = ["lee@acme.example", "@acme/eng-managers"]
         ("[versioning]\ntag_format = 'v{version}'\n", 2, "holding {id} and {version}"),
         ("[versioning.bump]\nfeat = 'huge'\n", 2, "key 'versioning.bump.feat' must be one of"),
         (
-            "[departments.eng]\nname = 'x'\n",
+            "[departments.E]\nname = 'x'\n",
             1,
-            "key 'departments.eng' must be named by an upper-case",
+            "key 'departments.E' must be named by a code of 2-10 letters or digits",
         ),
         ("[departments.ENG]\nfolders = 'x'\n", 2, "unknown key 'departments.ENG.folders'"),
         ("[approval]\nrequired = 'peer'\n", 2, "key 'approval.required' must be a list"),
