@@ -203,7 +203,7 @@ body_lines = st.lists(
     after=body_lines,
     eol=st.sampled_from(["\n", "\r\n"]),
     final_newline=st.booleans(),
-    version=st.from_regex(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}", fullmatch=True),
+    version=st.from_regex(r"(0|[1-9][0-9]{0,2})(\.(0|[1-9][0-9]{0,2})){2}", fullmatch=True),
     rows=st.lists(
         st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=30), max_size=4
     ),
