@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 HEADER = re.compile(
     r"^(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<breaking>!)?"
-    r":[ \t]+(?P<subject>\S.*)$"
+    r":[ \t]+(?P<subject>.*\S.*)$"  # a subject may open with a no-break space
 )
 # A trailer or footer line: `Token: value` or `Token #value` (git-interpret-trailers style).
 TRAILER = re.compile(
