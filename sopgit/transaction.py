@@ -4,12 +4,12 @@ The steps of a release, in order (SOPGIT_FAULT_KILL_AT=<step> makes sopgit SIGKI
 itself right after that step; tests/test_faults.py kills a real release at each):
 
   locked   the release lock under .git/sopgit/ is taken (owner pid, host, start time)
-  blobs    the new bytes of every file are blobs (one `git fast-import`)
+  blobs    the new bytes of every file are blobs (one pack, `git index-pack --stdin`)
   tree     the tree is written from a temporary index (`read-tree`, `update-index`,
            `write-tree` with GIT_INDEX_FILE under .git/sopgit/)
   commit   the commit object exists (`git commit-tree`); no ref points at it
-  tags     the annotated tag objects exist (one `git fast-import`, or `git tag -s` when
-           signing; both in a scratch ref store that shares the objects)
+  tags     the annotated tag objects exist (one pack again, or `git tag -s` in a scratch
+           ref store sharing the objects when signing)
   hooks    the repository's pre-commit and commit-msg hooks accepted the commit
   journal  .git/sopgit/release.json records the branch, its old and new commit, the
            tags and the files
@@ -31,12 +31,15 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import shutil
 import signal
 import socket
+import struct
 import sys
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,7 +68,7 @@ JOURNAL = "release.json"
 LOCK = "lock"
 WORK = "work"
 LEGACY_LOCK = "sopgit-release.lock"  # before sopgit 0.2, beside .git/HEAD
-ZERO = "0" * 40
+PACK_TYPES = {"commit": 1, "tree": 2, "blob": 3, "tag": 4}
 
 
 def step(name: str) -> None:
@@ -363,12 +366,7 @@ class Transaction:
     def commit(self, change: CommitWrite, *, sign: bool = False, hooks: bool = True) -> str:
         """Make the commit objects of CHANGE on top of the last one (no ref moves)."""
         repo = self.repo
-        stream = b"".join(
-            b"blob\nmark :%d\ndata %d\n%s\n" % (number + 1, len(file.data), file.data)
-            for number, file in enumerate(change.files)
-        )
-        marks = self._fast_import(stream, refs=False)
-        blobs = [marks[number + 1] for number in range(len(change.files))]
+        blobs = self._write_pack([("blob", file.data) for file in change.files])
         step("blobs")
         index = self.work / "index"
         env = {"GIT_INDEX_FILE": str(index)}
@@ -421,28 +419,23 @@ class Transaction:
         if sign:
             made = self._signed_tags(tags)
         else:
-            tagger = repo.run("var", "GIT_COMMITTER_IDENT").strip().encode("utf-8")
-            stream = b"".join(
-                b"tag %s\nmark :%d\nfrom %s\ntagger %s\ndata %d\n%s\n"
-                % (
-                    tag.name.encode("utf-8"),
-                    number + 1,
-                    self.tip.encode(),
-                    tagger,
-                    len(tag.message.encode("utf-8")),
-                    tag.message.encode("utf-8"),
+            tagger = repo.run("var", "GIT_COMMITTER_IDENT").strip()
+            bodies = [
+                (
+                    "tag",
+                    f"object {self.tip}\ntype commit\ntag {tag.name}\ntagger {tagger}\n\n"
+                    f"{tag.message}".encode(),
                 )
-                for number, tag in enumerate(tags)
-            )
-            marks = self._fast_import(stream, refs=True)
-            made = {tag.name: marks[number + 1] for number, tag in enumerate(tags)}
+                for tag in tags
+            ]
+            made = dict(zip((t.name for t in tags), self._write_pack(bodies), strict=True))
         for tag in tags:
             self.tags[f"refs/tags/{tag.name}"] = made[tag.name]
 
     def _scratch_git_dir(self, name: str) -> dict[str, str]:
         """The environment for git to work in a scratch ref store under .git/sopgit/
-        that shares the repository's objects and configuration: refs made there (by
-        `git tag`, by fast-import) are not the repository's."""
+        that shares the repository's objects and configuration: the refs `git tag`
+        makes there are not the repository's."""
         scratch = self.work / name
         (scratch / "refs").mkdir(parents=True)
         (scratch / "HEAD").write_text("ref: refs/heads/main\n", encoding="utf-8")
@@ -453,34 +446,37 @@ class Transaction:
         objects = self.repo.common_dir_path / "objects"
         return {"GIT_DIR": str(scratch), "GIT_OBJECT_DIRECTORY": str(objects)}
 
-    def _fast_import(self, stream: bytes, *, refs: bool) -> dict[int, str]:
-        """Write objects with one `git fast-import`; mark -> object id. With REFS (tags),
-        the refs it makes go to a scratch ref store."""
-        marks = self.work / "marks"
-        env = self._scratch_git_dir("import") if refs else {}
+    def _write_pack(self, objects: Sequence[tuple[str, bytes]]) -> list[str]:
+        """Store OBJECTS (type, content) as one pack with one `git index-pack`; their
+        ids. No file per object, no ref: nothing refers to them until the transaction."""
+        if not objects:
+            return []
+        algorithm = "sha1" if len(self.old) == 40 else "sha256"
+        pack = hashlib.new(algorithm)
+        chunks = [b"PACK" + struct.pack(">II", 2, len(objects))]
+        ids = []
+        for kind, data in objects:
+            ids.append(hashlib.new(algorithm, b"%s %d\0%s" % (kind.encode(), len(data), data)))
+            size = len(data)
+            header = bytearray([(PACK_TYPES[kind] << 4) | (size & 0x0F)])
+            size >>= 4
+            while size:
+                header[-1] |= 0x80
+                header.append(size & 0x7F)
+                size >>= 7
+            chunks += [bytes(header), zlib.compress(data, 1)]
+        for chunk in chunks:
+            pack.update(chunk)
+        chunks.append(pack.digest())
         try:
-            self.repo.run_binary(
-                "fast-import",
-                "--quiet",
-                "--done",
-                f"--export-marks={marks}",
-                input=stream + b"done\n",
-                env=env,
-            )
+            self.repo.run_binary("index-pack", "--stdin", input=b"".join(chunks))
         except RepoError as err:
-            reason = err.message.removeprefix("git fast-import failed: ")
+            reason = err.message.removeprefix("git index-pack failed: ")
             raise RepoError(
                 f"cannot write the release's git objects ({reason}); nothing was released",
                 self.repo.root,
             ) from None
-        found = {}
-        for line in marks.read_text(encoding="utf-8").splitlines():
-            mark, _, sha = line.partition(" ")
-            found[int(mark.lstrip(":"))] = sha
-        marks.unlink()
-        if refs:
-            shutil.rmtree(env["GIT_DIR"], ignore_errors=True)
-        return found
+        return [i.hexdigest() for i in ids]
 
     def _signed_tags(self, tags: Sequence[TagWrite]) -> dict[str, str]:
         """`git tag -s` (git's own signing setup) in a scratch ref store, so no ref of
