@@ -233,6 +233,8 @@ DEPARTMENT_KEYS = ("name", "folder", "description")
 def load_config(root: Path) -> Config:
     """Read ROOT/sopgit.toml; a missing file means every default."""
     path = root / CONFIG_FILE
+    if path.is_symlink():
+        raise ConfigError("is a symbolic link; sopgit reads its configuration from a file", path)
     if not path.is_file():
         return Config()
     try:
