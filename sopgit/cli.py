@@ -30,6 +30,26 @@ if TYPE_CHECKING:
 class SopgitGroup(click.Group):
     """Maps SopgitError to one line on stderr and its exit code; anything else is a bug."""
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Click's own usage errors are one line too: `sopgit: <what>; see --help`."""
+        import sys
+
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.ClickException as err:
+            where = (
+                f"{err.ctx.command_path} --help"
+                if isinstance(err, click.UsageError) and err.ctx
+                else "sopgit --help"
+            )
+            echo(clean(f"sopgit: {err.format_message()} (see '{where}')", one_line=True), err=True)
+            sys.exit(err.exit_code)
+        except click.Abort:
+            echo("sopgit: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
     def invoke(self, ctx: click.Context) -> Any:
         from sopgit.errors import SopgitError
 
