@@ -154,14 +154,21 @@ def training_row(
     acks: Iterable[Event],
     audience: Iterable[str],
 ) -> TrainingRow:
-    """Who acknowledged SOP_ID's current major version, and who in AUDIENCE has not."""
+    """Who acknowledged SOP_ID's current major version, and who has not: everyone in
+    AUDIENCE, and everyone who acknowledged an earlier major version of it (they were
+    trained on a procedure that has since changed), audience configured or not."""
     floor = needs_version(current)
     valid: dict[str, Event] = {}
+    earlier: set[str] = set()
     for ack in acks:  # newest first: keep each person's latest valid acknowledgement
         version = _version(ack.version)
-        if ack.sop_id == sop_id and version is not None and floor <= version <= current:
+        if ack.sop_id != sop_id or version is None:
+            continue
+        if floor <= version <= current:
             valid.setdefault(ack.email.lower(), ack)
-    people = {p.lower() for p in audience}
+        elif version < floor:
+            earlier.add(ack.email.lower())
+    people = {p.lower() for p in audience} | earlier
     missing = sorted(p for p in people if p not in valid)
     return TrainingRow(sop_id, title, str(current), tuple(valid.values()), tuple(missing))
 

@@ -393,3 +393,29 @@ def test_ack_dry_run_writes_nothing(run, released, monkeypatch):
     assert result.stdout.startswith("would record on refs/sopgit/acks, as Ana Ruiz")
     assert "Sopgit-Ack: ENG-001 v1.0.0" in result.stdout
     assert tree_state(released) == before
+
+
+def test_a_major_version_asks_who_acknowledged_the_last_one_without_an_audience(
+    run, released, monkeypatch
+):
+    """No [training] audience: whoever acknowledged 1.x must acknowledge 2.0.0 again."""
+    monkeypatch.setenv("SOPGIT_TODAY", "2025-04-10")
+    for name, email in (("Ana Ruiz", "ana@acme.example"), ("Kim Park", "kim@acme.example")):
+        as_person(monkeypatch, released, name, email)
+        run("-C", str(released), "ack", "ENG-001")
+    rows = json.loads(run("-C", str(released), "training", "ENG-001", "--format", "json").stdout)
+    assert rows[0]["missing"] == []
+
+    (released / ENG1).write_text(
+        (released / ENG1).read_text().replace("## Scope\n", "## Scope\n\nNew.\n")
+    )
+    git(released, "commit", "-qam", "feat(ENG-001)!: change the scope")
+    run("-C", str(released), "release", "--date", "2025-06-01")
+    rows = json.loads(run("-C", str(released), "training", "ENG-001", "--format", "json").stdout)
+    assert rows[0]["version"] == "2.0.0"
+    assert rows[0]["missing"] == ["ana@acme.example", "kim@acme.example"]
+
+    run("-C", str(released), "ack", "ENG-001")  # as Kim, the last one set
+    rows = json.loads(run("-C", str(released), "training", "ENG-001", "--format", "json").stdout)
+    assert rows[0]["missing"] == ["ana@acme.example"]
+    assert [a["email"] for a in rows[0]["acknowledged"]] == ["kim@acme.example"]
