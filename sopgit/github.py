@@ -109,12 +109,14 @@ class GitHubClient:
         max_wait: float = MAX_WAIT,
         sleep: Callable[[float], None] = time.sleep,
         max_requests: int | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.token = token
         self.repository = repository
         self.api_url = api_url.rstrip("/")
         self.max_wait = max_wait
         self.sleep = sleep
+        self.clock = clock  # now, in seconds since the epoch (a rate limit's reset time)
         self.requests = 0  # how many were made, for tests and progress
         self.max_requests = max_requests  # past it, request() raises RequestCapReached
 
@@ -231,7 +233,7 @@ class GitHubClient:
                 text = err.read()
                 if err.code in tolerate:
                     return err.code, headers, None
-                wait = _rate_limit_wait(err.code, headers, time.time())
+                wait = _rate_limit_wait(err.code, headers, self.clock())
                 if wait is not None and wait <= self.max_wait and attempt < RETRIES:
                     self.sleep(max(wait, 1.0))
                     continue

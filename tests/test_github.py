@@ -13,7 +13,6 @@ import hashlib
 import json
 import re
 import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -186,8 +185,13 @@ def test_the_token_never_leaves_the_api_host(api):
 
 def test_a_short_rate_limit_is_waited_out_and_a_long_one_is_an_error(api):
     waits: list[float] = []
+    now = 1_767_225_600.0  # the client's clock, fixed: no answer depends on the suite's speed
     client = GitHubClient(
-        TOKEN, Repository("acme", "sops"), api.url_for("").rstrip("/"), sleep=waits.append
+        TOKEN,
+        Repository("acme", "sops"),
+        api.url_for("").rstrip("/"),
+        sleep=waits.append,
+        clock=lambda: now,
     )
     limited = {"message": "You have exceeded a secondary rate limit."}
     api.expect_oneshot_request(REVIEWS_12, query_string="per_page=100").respond_with_json(
@@ -197,7 +201,7 @@ def test_a_short_rate_limit_is_waited_out_and_a_long_one_is_an_error(api):
     assert client.reviews(12) == []
     assert waits == [2.0]
 
-    reset = str(int(time.time()) + 3600)
+    reset = str(int(now) + 3600)
     api.expect(COMMITS_12).respond_with_json(
         {"message": "API rate limit exceeded for installation ID 1."},
         status=403,
@@ -398,10 +402,6 @@ def test_a_rebase_merge_is_traced_to_its_pull_request_through_the_api(governed, 
 
 # --- errors: one line, exit 2, nothing written ------------------------------------------
 
-# An hour after the request; filled in when the test runs, not when the suite is collected
-# (a long suite would otherwise make it 59 minutes).
-RESET = "in an hour"
-
 
 @pytest.mark.parametrize(
     ("status", "body", "headers", "says"),
@@ -420,7 +420,8 @@ RESET = "in an hour"
         (
             403,
             {"message": "API rate limit exceeded for installation ID 1."},
-            {"x-ratelimit-limit": "1000", "x-ratelimit-remaining": "0", "x-ratelimit-reset": RESET},
+            # Retry-After, not a reset time: the wait must not depend on the wall clock.
+            {"x-ratelimit-limit": "1000", "x-ratelimit-remaining": "0", "retry-after": "3600"},
             f"GitHub's rate limit is reached ({ON_REVIEWS}); it resets in "
             "about 60 minute(s): try again then",
         ),
@@ -443,7 +444,6 @@ def test_github_errors_are_one_line_exit_2_and_write_nothing(
 ):
     draft(governed)
     merge_pr(governed, "draft/ENG-001-deployment-process", 12, "2026-03-02T12:00:00Z")
-    headers = {k: str(int(time.time()) + 3600) if v == RESET else v for k, v in headers.items()}
     api.expect(REVIEWS_12).respond_with_json(body, status=status, headers=headers)
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
