@@ -80,13 +80,18 @@ class SopgitGroup(click.Group):
     help="Run as if sopgit was started in DIR.",
     metavar="DIR",
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Read the whole history from git; neither read nor write .git/sopgit/cache-v1.bin.",
+)
 @click.version_option(package_name="sopgit", message="sopgit %(version)s")
 @click.pass_context
-def cli(ctx: click.Context, directory: Path) -> None:
+def cli(ctx: click.Context, directory: Path, no_cache: bool) -> None:
     """Standard Operating Procedures as code: versions, history and releases from git."""
     if not directory.is_dir():
         raise click.UsageError(f"-C {directory}: no such folder")
-    ctx.obj = {"cwd": directory.resolve()}
+    ctx.obj = {"cwd": directory.resolve(), "no_cache": no_cache}
     from sopgit import progress
 
     progress.enable_if_terminal()

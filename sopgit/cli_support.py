@@ -21,7 +21,7 @@ def library(ctx: click.Context, *, recover: bool = True) -> Library:
     finished or undone (one line on stderr says which); git hooks skip that (RECOVER)."""
     from sopgit.workspace import open_library
 
-    lib = open_library(ctx.obj["cwd"])
+    lib = open_library(ctx.obj["cwd"], use_cache=not ctx.obj.get("no_cache", False))
     if recover:
         from sopgit.transaction import recover as finish_interrupted
 

@@ -102,19 +102,51 @@ def parse_message(message: str) -> Message:
     return Message(subject.strip(), header, "\n\n".join(paragraphs), tuple(trailers), breaking)
 
 
+# Lines git itself writes into a trailer block (trailer.c): with one of them present, a
+# last paragraph is a trailer block when at least a quarter of its lines are trailers.
+GIT_TRAILER_PREFIXES = ("Signed-off-by: ", "(cherry picked from commit ")
+
+
 def _is_trailer_block(paragraph: str) -> bool:
-    starts = [line for line in lines(paragraph) if line.strip() and not line[:1].isspace()]
-    return bool(starts) and all(TRAILER.match(line) for line in starts)
+    """Is PARAGRAPH (a message's last) a trailer block, by `git interpret-trailers` rules?
+
+    Either every line is a trailer (or folds one), or a line git writes itself is there
+    (`Signed-off-by:`, `(cherry picked from commit ...)`) and trailers make up at least
+    a quarter of the lines.
+    """
+    trailers = others = 0
+    recognised = False
+    owner_is_trailer = False
+    for line in lines(paragraph):
+        if not line.strip():
+            continue
+        if line.startswith(GIT_TRAILER_PREFIXES):
+            trailers += 1
+            recognised = owner_is_trailer = True
+        elif line[:1].isspace():
+            others += 0 if owner_is_trailer else 1
+        elif TRAILER.match(line):
+            trailers += 1
+            owner_is_trailer = True
+        else:
+            others += 1
+            owner_is_trailer = False
+    if trailers and not others:
+        return True
+    return recognised and trailers * 3 >= others
 
 
 def _trailers(paragraph: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
+    folding = False  # the line before was a trailer, so an indented line continues it
     for line in lines(paragraph):
-        if line[:1].isspace() and found:  # a folded continuation line
-            key, value = found[-1]
-            found[-1] = (key, f"{value} {line.strip()}".strip())
+        if line[:1].isspace() and line.strip():
+            if folding:
+                key, value = found[-1]
+                found[-1] = (key, f"{value} {line.strip()}".strip())
             continue
         match = TRAILER.match(line)
+        folding = match is not None
         if match:
             found.append((match.group("key"), match.group("value").strip()))
     return found

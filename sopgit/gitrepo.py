@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import git
@@ -35,6 +35,10 @@ class Identity:
 # A message may hold any byte but NUL (0x1e included), so records are never split on the
 # marker: LogParser reads the NUL-separated tokens in order and knows what each one is.
 LOG_FORMAT = "%x1e%H%x00%P%x00%an%x00%ae%x00%at%x00%ct%x00%B%x00"
+# The history scan's records also carry the tree. With -m a merge comes once per parent
+# whose tree differs from its own, each time with its changes against that parent.
+SCAN_FORMAT = LOG_FORMAT + "%T%x00"
+SCAN_ARGS = ["log", "-z", "-m", "--name-status", "-M", f"--format={SCAN_FORMAT}"]
 # Every field of a tag ends in NUL (none can hold one), so a record is eight tokens.
 TAG_FORMAT = (
     "%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objectname)"
@@ -53,9 +57,11 @@ class LogParser:
     each consumed by count -- so a marker inside a message or a path is never a record.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, with_tree: bool = False) -> None:
         self.commits: list[Commit] = []
-        self._fields: list[str] = []  # the current commit's seven fields
+        self._width = 8 if with_tree else 7  # SCAN_FORMAT adds the tree
+        self._merges: dict[str, list[tuple[FileChange, ...]]] = {}  # changes, per record
+        self._fields: list[str] = []  # the current commit's fields
         self._changes: list[FileChange] = []
         self._status = ""  # a change's status waiting for its paths
         self._paths: list[str] = []
@@ -65,7 +71,7 @@ class LogParser:
             self._token(token)
 
     def _token(self, token: str) -> None:
-        if 0 < len(self._fields) < 7:
+        if 0 < len(self._fields) < self._width:
             self._fields.append(token)
             return
         if self._status:
@@ -85,8 +91,17 @@ class LogParser:
             self._status = token[0]
 
     def _flush(self) -> None:
-        if len(self._fields) == 7:
-            sha, parents, name, email, author_time, commit_time, message = self._fields
+        if len(self._fields) == self._width:
+            sha, parents, name, email, author_time, commit_time, message = self._fields[:7]
+            if " " in parents:  # a merge: with -m, one record per parent it differs from
+                changes = tuple(self._changes)
+                if self.commits and self.commits[-1].sha == sha:
+                    if changes:
+                        self._merges[sha].append(changes)
+                    self._fields, self._changes, self._status, self._paths = [], [], "", []
+                    return
+                self._merges[sha] = [changes] if changes else []
+                self._changes = []
             self.commits.append(
                 Commit(
                     sha=sha,
@@ -97,12 +112,54 @@ class LogParser:
                     commit_time=int(commit_time),
                     message=message,
                     changes=tuple(self._changes),
+                    tree=self._fields[7] if self._width == 8 else "",
                 )
             )
         self._fields, self._changes, self._status, self._paths = [], [], "", []
 
     def finish(self) -> list[Commit]:
         self._flush()
+        return self.commits
+
+    def unknown_trees(self, known: Mapping[str, str]) -> set[str]:
+        """Parents of merges whose trees settle which record is against which parent,
+        and that were neither scanned nor are in KNOWN."""
+        wanted: set[str] = set()
+        own = {c.sha for c in self.commits}
+        for commit in self.commits:
+            records = self._merges.get(commit.sha)
+            if records is not None and len(records) != len(commit.parents):
+                wanted.update(p for p in commit.parents if p not in own and p not in known)
+        return wanted
+
+    def per_parent(self, trees: Mapping[str, str]) -> list[Commit]:
+        """The commits, each merge with its changes against each of its parents.
+
+        git leaves out the parents whose tree is the merge's own (nothing changed), so
+        the records belong, in order, to the parents whose tree differs (TREES: those of
+        parents that were not scanned).
+        """
+        if not self._merges:
+            return self.commits
+        own = {c.sha: c.tree for c in self.commits}
+        done = []
+        for commit in self.commits:
+            records = self._merges.get(commit.sha)
+            if records is None:
+                done.append(commit)
+                continue
+            if len(records) != len(commit.parents):
+                differing = [
+                    index
+                    for index, parent in enumerate(commit.parents)
+                    if (own.get(parent) or trees.get(parent)) != commit.tree
+                ]
+                placed: list[tuple[FileChange, ...]] = [() for _ in commit.parents]
+                for index, changes in zip(differing, records, strict=False):
+                    placed[index] = changes
+                records = placed
+            done.append(replace(commit, parent_changes=tuple(records)))
+        self.commits[:] = done
         return self.commits
 
 
@@ -123,9 +180,13 @@ class HistoryScan:
     CHUNK = 1 << 20
     POLL = 0.005  # seconds to wait for more output
 
-    def __init__(self, repo: GitRepo, args: list[str]) -> None:
+    def __init__(
+        self, repo: GitRepo, args: list[str], known_trees: Mapping[str, str] = {}
+    ) -> None:
         self._repo = repo
         self._args = args
+        self._known_trees = known_trees
+        self._parser = LogParser(with_tree=True)
         self._commits: list[Commit] = []
         self._error: BaseException | None = None
         fd, name = tempfile.mkstemp(prefix="sopgit-log-")
@@ -146,7 +207,7 @@ class HistoryScan:
 
     def _read(self) -> None:
         try:
-            parser = LogParser()
+            parser = self._parser
             self._commits = parser.commits
             pending = b""
             finished = False
@@ -182,7 +243,8 @@ class HistoryScan:
             raise RepoError(f"git {self._args[0]} failed: {reason}", self._repo.root)
         if self._error is not None:
             raise self._error
-        return self._commits
+        unknown = self._parser.unknown_trees(self._known_trees)
+        return self._parser.per_parent({**self._known_trees, **self._repo.trees_of(unknown)})
 
 
 def parse_tags(text: str) -> list[Tag]:
@@ -285,6 +347,21 @@ class GitRepo:
         except RepoError:
             return None
 
+    def head_commit(self) -> str | None:
+        """The commit HEAD names, or None in a repository without commits."""
+        try:
+            return self.run("rev-parse", "--verify", "--quiet", "HEAD^{commit}").strip() or None
+        except RepoError:
+            return None
+
+    def private_dir(self) -> Path:
+        """Where sopgit keeps its own files: .git/sopgit (per work tree)."""
+        return Path(self._repo.git_dir) / "sopgit"
+
+    def is_shallow_fast(self) -> bool:
+        """Is this a shallow clone (read from the file system, without running git)?"""
+        return (Path(self._repo.common_dir) / "shallow").exists()
+
     def has_commits(self) -> bool:
         try:
             self.run("rev-parse", "--verify", "--quiet", "HEAD")
@@ -374,26 +451,25 @@ class GitRepo:
         path = Path(self.run("rev-parse", "--git-path", "hooks").strip())
         return path if path.is_absolute() else self.root / path
 
-    def scan_history(self, rev: str = "HEAD") -> HistoryScan:
-        """Start reading every commit reachable from REV, newest first, with its files.
+    def scan_history(self, *revs: str, known_trees: Mapping[str, str] = {}) -> HistoryScan:
+        """Start reading every commit reachable from REVS (default HEAD; `^X` leaves out
+        what X reaches) with its files. Call result() for the commits.
 
         One git process whatever the size of the library: renames are detected (-M) so
-        that histories follow them; merges are kept (they carry pull-request numbers
-        and approval trailers) but list no files. Call result() for the commits.
+        that histories follow them; a merge lists its changes against each parent (-m),
+        which is how a file's names are followed through it. KNOWN_TREES are the trees
+        of commits read before (a merge's parents this scan does not reach).
         """
-        return HistoryScan(
-            self,
-            [
-                "log",
-                "-z",
-                "--name-status",
-                "-M",
-                f"--format={LOG_FORMAT}",
-                "--end-of-options",
-                rev,
-                "--",
-            ],
-        )
+        return HistoryScan(self, [*SCAN_ARGS, "--end-of-options", *(revs or ("HEAD",)), "--"], known_trees)
+
+    def trees_of(self, commits: Iterable[str]) -> dict[str, str]:
+        """The tree of each of COMMITS, in one git process (none when there are none)."""
+        wanted = sorted(set(commits))
+        if not wanted:
+            return {}
+        request = "".join(f"{c}^{{tree}}\n" for c in wanted)
+        lines = self.run("cat-file", "--batch-check=%(objectname)", input=request).splitlines()
+        return {c: t for c, t in zip(wanted, lines, strict=False) if " " not in t.strip()}
 
     def tags(self, pattern: str = "") -> list[Tag]:
         """Every tag (or those matching PATTERN, a for-each-ref glob) with its target

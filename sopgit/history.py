@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import semver
 
+from sopgit.attribution import attribute
 from sopgit.commits import Message, bump_for, is_release, parse_message, pull_request_number
 from sopgit.config import Config
 from sopgit.docformat import loose_version, style_bump
@@ -96,44 +97,6 @@ class Ancestry:
         if position is None or self.mainline[position] == commit:
             return None
         return self.mainline[position]
-
-
-def commits_by_path(commits: list[Commit], paths: Mapping[str, str]) -> dict[str, list[Commit]]:
-    """Commits that touched each SOP, newest first, following renames backwards.
-
-    PATHS maps each SOP's current path to its id. Every name a file had is found first,
-    from all renames in the history (so an edit under the old name on one branch and
-    the rename on another both count, whatever order they come in); then each commit
-    is credited to the SOPs whose names it touched. Walking back, a deletion ends a
-    name: an older file at that path was a different document. Merges list no files.
-    """
-    renamed_from: dict[str, list[str]] = {}
-    for commit in commits:
-        for change in commit.changes:
-            if change.status == "R" and change.old_path is not None:
-                renamed_from.setdefault(change.path, []).append(change.old_path)
-    names: dict[str, str] = {}
-    for path, sop_id in paths.items():
-        stack = [path]
-        while stack:
-            name = stack.pop()
-            if name not in names:
-                names[name] = sop_id
-                stack.extend(renamed_from.get(name, ()))
-    touched: dict[str, list[Commit]] = {sop_id: [] for sop_id in paths.values()}
-    for commit in commits:
-        hit: set[str] = set()
-        for change in commit.changes:
-            owner = names.get(change.path)
-            if owner is None:
-                continue
-            if change.status == "D":
-                del names[change.path]
-                continue
-            hit.add(owner)
-        for sop_id in sorted(hit):
-            touched[sop_id].append(commit)
-    return touched
 
 
 @dataclass(frozen=True)
@@ -243,7 +206,7 @@ class History:
             commits=commits,
             tags=tags,
             ancestry=Ancestry(commits, head, outside),
-            touched=commits_by_path(commits, paths),
+            touched=attribute(commits, head, paths),
             tags_by_sop=release_tags(tags, config.tag_format, config.format.id_pattern),
             by_sha={c.sha: c for c in commits},
             legacy=legacy,

@@ -21,7 +21,16 @@ class Commit:
     author_time: int  # seconds since the epoch
     commit_time: int
     message: str
-    changes: tuple[FileChange, ...] = ()
+    changes: tuple[FileChange, ...] = ()  # against its parent (a root: against nothing)
+    tree: str = ""
+    # A merge's changes against each of its parents, in the parents' order (git log -m).
+    parent_changes: tuple[tuple[FileChange, ...], ...] = ()
+
+    def changes_against(self, index: int) -> tuple[FileChange, ...]:
+        """What this commit changed relative to its parent number INDEX."""
+        if len(self.parents) > 1:
+            return self.parent_changes[index] if index < len(self.parent_changes) else ()
+        return self.changes
 
     @property
     def subject(self) -> str:

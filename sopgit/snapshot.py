@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sopgit.docformat import (
     SEED_FORMAT,
@@ -38,6 +38,9 @@ from sopgit.library import SopFile, sop_files
 from sopgit.lifecycle import REVIEW_TRAILER, Event, events, interval_for, next_review
 from sopgit.textio import read_text
 from sopgit.workspace import Library
+
+if TYPE_CHECKING:
+    from sopgit.cache import CachedScan
 
 # The seed's frontmatter keys, which the commands ask for, -> sopgit's field names.
 SEED_NAMES = {
@@ -255,6 +258,18 @@ def with_stated_since(
                 legacy[sop_id] = replace(legacy[sop_id], since=sha)
 
 
+def start_scan(lib: Library, head: str) -> CachedScan:
+    """The history scan HEAD needs, from the cache where it can (see sopgit.cache)."""
+    from sopgit.cache import CachedScan, cache_key
+    from sopgit.config import CONFIG_FILE
+
+    try:
+        config = (lib.root / CONFIG_FILE).read_bytes()
+    except OSError:
+        config = b""
+    return CachedScan(lib.repo, head, cache_key(config), enabled=lib.use_cache)
+
+
 def load_snapshot(
     lib: Library,
     head: str | None = None,
@@ -266,7 +281,8 @@ def load_snapshot(
     whose files differ from the work tree's by OVERLAY (path -> text). With CHECK, each
     SOP's first check error too, found while git log runs (release refuses those)."""
     repo = lib.repo
-    scan = repo.scan_history(head or "HEAD") if head or repo.has_commits() else None
+    head = head or repo.head_commit()
+    scan = start_scan(lib, head) if head else None
     tags = repo.tags()
     sops = read_sops(lib, overlay=overlay)  # while git log runs
     errors = None
@@ -275,7 +291,6 @@ def load_snapshot(
 
         errors = sop_errors(lib, sops, [t.name for t in tags])  # git log still runs
     commits = scan.result() if scan else []
-    head = commits[0].sha if commits else None
     legacy = legacy_of(sops.values(), lib.config.format)
     with_stated_since(lib, legacy, sops.values(), head or "HEAD")
     history = History.build(
@@ -313,9 +328,11 @@ def load_one(lib: Library, sop_id: str) -> tuple[Sop, SopVersion]:
     tags = lib.repo.tags(pattern)
     released = release_tags(tags, lib.config.tag_format, lib.config.format.id_pattern)
     latest = released.get(wanted, [])
-    since = f"{latest[0][1].target}..HEAD" if latest else "HEAD"
-    commits = lib.repo.scan_history(since).result() if lib.repo.has_commits() else []
-    head = commits[0].sha if commits else None
+    head = lib.repo.head_commit()
+    # Nothing its latest tag reaches is pending, and a file's names at the commits after
+    # the tag follow from those commits alone (merges list their changes per parent).
+    since = [head, f"^{latest[0][1].target}"] if latest and head else [head or "HEAD"]
+    commits = lib.repo.scan_history(*since).result() if head else []
     legacy = legacy_of([sop], lib.config.format)
     if not latest:
         with_stated_since(lib, legacy, [sop])

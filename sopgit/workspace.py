@@ -14,9 +14,10 @@ class Library:
     root: Path
     config: Config
     repo: GitRepo
+    use_cache: bool = True  # keep the history scan in .git/sopgit/ (--no-cache: off)
 
 
-def open_library(start: Path) -> Library:
+def open_library(start: Path, use_cache: bool = True) -> Library:
     """The library whose work tree holds START (its git top level)."""
     repo = GitRepo.open(start)
-    return Library(repo.root, load_config(repo.root), repo)
+    return Library(repo.root, load_config(repo.root), repo, use_cache)

@@ -951,7 +951,7 @@ def git_processes(run, root: Path, monkeypatch, trace: Path, *args: str) -> int:
     trace.unlink(missing_ok=True)
     monkeypatch.setenv("GIT_TRACE", str(trace))
     try:
-        sopgit(run, root, *args)
+        sopgit(run, root, "--no-cache", *args)  # a cold run: see test_cache.py for warm ones
     finally:
         monkeypatch.delenv("GIT_TRACE")
     lines = trace.read_text(encoding="utf-8").splitlines()

@@ -14,6 +14,7 @@ import semver
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sopgit.attribution import attribute
 from sopgit.commits import (
     Header,
     bump_for,
@@ -28,7 +29,6 @@ from sopgit.history import (
     Ancestry,
     History,
     HistoryRow,
-    commits_by_path,
     history_rows,
     release_tags,
     row_from_tag,
@@ -475,7 +475,12 @@ def test_draft_versions_sort_by_pending_count():
     assert nine < ten
 
 
-# --- history.commits_by_path ------------------------------------------------------
+# --- attribution (linear histories; tests/test_attribution.py has the graphs) ----------
+
+
+def commits_by_path(commits: list[Commit], paths: dict[str, str]) -> dict[str, list[Commit]]:
+    """The commits (newest first, the first being HEAD) that changed each SOP."""
+    return attribute(commits, commits[0].sha if commits else None, paths)
 
 
 def test_commits_by_path_follows_renames_backwards():

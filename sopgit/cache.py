@@ -1,0 +1,194 @@
+"""The history scan, kept between runs in `.git/sopgit/cache-v1.bin`.
+
+What is kept is what git said about each commit (parents, author, message, tree and the
+changes against each parent), for every commit HEAD reached when it was written. A
+commit's id names its content, so a kept record never goes stale; what can change is
+which commits HEAD reaches. So a run:
+
+- with HEAD where it was, reads the kept records and starts no `git log` at all;
+- with HEAD moved, scans only `git log HEAD --not OLD` (what the new commits and the
+  merges that brought them reach) and keeps only what HEAD reaches (a rewritten or reset
+  history drops the commits it left behind); when OLD no longer exists, scans it all;
+- rebuilds everything when the file is not one it wrote (checksum), or was written by
+  another sopgit version, cache format, scan or `sopgit.toml`.
+
+Tags and the SOP files are read afresh on every run, never kept: a moved or deleted
+tag or an edited file is seen at once. The file is replaced whole (a temporary file,
+then a rename), so two processes never see half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from sopgit.errors import RepoError
+from sopgit.gitrepo import SCAN_ARGS, GitRepo, HistoryScan
+from sopgit.model import Commit, FileChange
+
+CACHE_FORMAT = 1
+FILE_NAME = "cache-v1.bin"
+MAGIC = b"sopgit-cache\n"
+DIGEST = 32  # sha256
+
+
+def cache_key(config_bytes: bytes) -> str:
+    """Everything the kept records depend on besides the commits themselves."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ours = version("sopgit")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        ours = "source"
+    parts = [str(CACHE_FORMAT), ours, " ".join(SCAN_ARGS)]
+    return hashlib.sha256("\0".join(parts).encode() + b"\0" + config_bytes).hexdigest()
+
+
+def cache_path(repo: GitRepo) -> Path:
+    return repo.private_dir() / FILE_NAME
+
+
+def read_cache(path: Path, key: str) -> tuple[str, list[Commit]] | None:
+    """(head, commits) from the cache file, or None when it is missing, damaged or not
+    written for KEY."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    start = len(MAGIC) + DIGEST
+    if not data.startswith(MAGIC) or len(data) < start:
+        return None
+    payload = data[start:]
+    if hashlib.sha256(payload).digest() != data[len(MAGIC) : start]:
+        return None
+    try:
+        stored_key, head, records = marshal.loads(payload)
+        if stored_key != key:
+            return None
+        return head, [_commit(r) for r in records]
+    except (ValueError, TypeError, EOFError):
+        return None
+
+
+def write_cache(path: Path, key: str, head: str, commits: Iterable[Commit]) -> None:
+    """Replace the cache file whole; a failure to write leaves no cache, never a bad one."""
+    payload = marshal.dumps((key, head, [_record(c) for c in commits]))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=".cache-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(MAGIC + hashlib.sha256(payload).digest() + payload)
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except OSError:
+        pass  # a read-only .git still runs, only without a cache
+
+
+def _changes(changes: tuple[FileChange, ...]) -> tuple[tuple[str, str, str | None], ...]:
+    return tuple((c.status, c.path, c.old_path) for c in changes)
+
+
+def _record(c: Commit) -> tuple[object, ...]:
+    return (
+        c.sha,
+        c.parents,
+        c.author_name,
+        c.author_email,
+        c.author_time,
+        c.commit_time,
+        c.message,
+        c.tree,
+        _changes(c.changes),
+        tuple(_changes(p) for p in c.parent_changes),
+    )
+
+
+def _commit(r: tuple[object, ...]) -> Commit:
+    sha, parents, name, email, at, ct, message, tree, changes, per_parent = r
+    return Commit(
+        sha=sha,  # type: ignore[arg-type]
+        parents=parents,  # type: ignore[arg-type]
+        author_name=name,  # type: ignore[arg-type]
+        author_email=email,  # type: ignore[arg-type]
+        author_time=at,  # type: ignore[arg-type]
+        commit_time=ct,  # type: ignore[arg-type]
+        message=message,  # type: ignore[arg-type]
+        tree=tree,  # type: ignore[arg-type]
+        changes=tuple(FileChange(*c) for c in changes),  # type: ignore[attr-defined]
+        parent_changes=tuple(
+            tuple(FileChange(*c) for c in p)
+            for p in per_parent  # type: ignore[attr-defined]
+        ),
+    )
+
+
+class CachedScan:
+    """The history HEAD reaches, from the cache and a scan of what it lacks.
+
+    Started before the SOP files are read (the scan, if any, runs in the background);
+    result() waits for it and writes the cache back when anything new was read.
+    """
+
+    def __init__(self, repo: GitRepo, head: str, key: str, enabled: bool = True) -> None:
+        self._repo = repo
+        self._head = head
+        self._key = key
+        self._enabled = enabled and not repo.is_shallow_fast()
+        self._path = cache_path(repo)
+        self._kept: list[Commit] = []
+        self._scan: HistoryScan | None = None
+        cached = read_cache(self._path, key) if self._enabled else None
+        if cached is not None and cached[0] == head:
+            self._kept = cached[1]
+            return
+        if cached is not None:
+            old, self._kept = cached
+            trees = {c.sha: c.tree for c in self._kept}
+            try:
+                self._scan = repo.scan_history(head, f"^{old}", known_trees=trees)
+                return
+            except RepoError:  # pragma: no cover - Popen itself does not fail here
+                self._kept = []
+        self._scan = repo.scan_history(head)
+
+    def result(self) -> list[Commit]:
+        if self._scan is None:
+            return self._kept
+        try:
+            new = self._scan.result()
+        except RepoError:
+            if not self._kept:
+                raise
+            self._kept = []  # OLD is gone (history rewritten and pruned): read it all
+            new = self._repo.scan_history(self._head).result()
+        commits = reachable(new + self._kept, self._head) if self._kept else new
+        commits = newest_first(commits)
+        if self._enabled:
+            write_cache(self._path, self._key, self._head, commits)
+        return commits
+
+
+def reachable(commits: list[Commit], head: str) -> list[Commit]:
+    """The COMMITS that HEAD reaches through their parents."""
+    by_sha = {c.sha: c for c in commits}
+    seen = {head} if head in by_sha else set()
+    stack = list(seen)
+    while stack:
+        for parent in by_sha[stack.pop()].parents:
+            if parent in by_sha and parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return [c for c in commits if c.sha in seen]
+
+
+def newest_first(commits: list[Commit]) -> list[Commit]:
+    """One order for the same commits however they were read: by commit time, then
+    author time, then id, newest first."""
+    return sorted(commits, key=lambda c: (c.commit_time, c.author_time, c.sha), reverse=True)

@@ -1,0 +1,178 @@
+"""The history cache in .git/sopgit/: read when nothing changed, topped up after new
+commits, rebuilt when it cannot be trusted, and never the reason for a different answer."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import commit_all, git
+
+ENG1 = "sops/engineering/ENG-001-deployment-process.md"
+CACHE = Path(".git/sopgit/cache-v1.bin")
+
+
+def traced(run, root: Path, monkeypatch, tmp_path: Path, *args: str) -> tuple[str, list[str]]:
+    """stdout of `sopgit ARGS`, and the git commands it ran (from GIT_TRACE)."""
+    trace = tmp_path / "trace"
+    trace.unlink(missing_ok=True)
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+    try:
+        out = run("-C", str(root), *args).stdout
+    finally:
+        monkeypatch.delenv("GIT_TRACE")
+    lines = trace.read_text(encoding="utf-8").splitlines() if trace.exists() else []
+    commands = [m.group(1) for m in (re.search(r"trace: built-in: git (.*)$", x) for x in lines)]
+    return out, [c for c in commands if c]
+
+
+def history_scans(commands: list[str]) -> list[str]:
+    return [c for c in commands if c.startswith("log -z -m ")]
+
+
+def status(run, root: Path, *options: str) -> list[dict]:
+    return json.loads(run("-C", str(root), *options, "status", "--format", "json").stdout)
+
+
+def edit(root: Path, message: str, date: str = "2025-05-01T09:00:00+00:00") -> str:
+    path = root / ENG1
+    path.write_text(path.read_text(encoding="utf-8") + "\n- One more step.\n", encoding="utf-8")
+    return commit_all(root, message, date)
+
+
+@pytest.fixture
+def released(run, library: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("SOPGIT_TODAY", "2025-04-01")
+    run("-C", str(library), "release", "--date", "2025-04-01")
+    return library
+
+
+def test_an_unchanged_repository_is_answered_from_the_cache(run, released, monkeypatch, tmp_path):
+    (released / CACHE).unlink()  # release left one, of the commit before its own
+    cold, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
+    assert len(history_scans(commands)) == 1
+    assert (released / CACHE).is_file()
+    warm, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
+    assert history_scans(commands) == []  # HEAD is where it was: no git log at all
+    assert warm == cold
+    assert [p.name for p in (released / CACHE).parent.iterdir()] == [CACHE.name]
+
+
+def test_after_new_commits_only_they_are_scanned(run, released, monkeypatch, tmp_path):
+    status(run, released)
+    old = git(released, "rev-parse", "HEAD").strip()
+    new = edit(released, "feat(ENG-001): add a step")
+    warm, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
+    scans = history_scans(commands)
+    assert len(scans) == 1 and scans[0].endswith(f" {new} ^{old} --")
+    assert json.loads(warm) == status(run, released, "--no-cache")
+    row = next(r for r in json.loads(warm) if r["id"] == "ENG-001")
+    assert (row["pending"], row["next_version"]) == (1, "1.1.0")
+
+
+def test_a_merge_brings_in_its_branch_and_the_answer_is_the_cold_one(run, released, tmp_path):
+    status(run, released)
+    git(released, "checkout", "-q", "-b", "topic")
+    edit(released, "feat(ENG-001)!: a new order", "2025-01-01T09:00:00+00:00")  # dated earlier
+    git(released, "checkout", "-q", "main")
+    git(released, "merge", "-q", "--no-ff", "--no-edit", "topic")
+    warm = status(run, released)
+    assert warm == status(run, released, "--no-cache")
+    assert next(r for r in warm if r["id"] == "ENG-001")["next_version"] == "2.0.0"
+
+
+def test_rewritten_history_leaves_no_stale_commit(run, released, monkeypatch, tmp_path):
+    edit(released, "feat(ENG-001)!: a change that will be dropped")
+    assert next(r for r in status(run, released) if r["id"] == "ENG-001")["bump"] == "major"
+    git(released, "reset", "-q", "--hard", "HEAD~1")
+    edit(released, "fix(ENG-001): the change made again, smaller")
+    warm = status(run, released)
+    assert warm == status(run, released, "--no-cache")
+    row = next(r for r in warm if r["id"] == "ENG-001")
+    assert (row["bump"], row["pending"]) == ("patch", 1)
+
+
+def test_a_pruned_old_head_means_a_full_scan(run, released, monkeypatch, tmp_path):
+    edit(released, "feat(ENG-001)!: soon unreachable")
+    status(run, released)
+    git(released, "reset", "-q", "--hard", "HEAD~1")
+    git(released, "reflog", "expire", "--expire=now", "--all")
+    git(released, "gc", "-q", "--prune=now")
+    edit(released, "fix(ENG-001): instead")
+    warm, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
+    assert len(history_scans(commands)) == 2  # HEAD ^OLD fails: OLD is gone; then all of it
+    assert json.loads(warm) == status(run, released, "--no-cache")
+
+
+def test_moved_and_deleted_tags_are_seen_at_once(run, released):
+    status(run, released)
+    edit(released, "feat(ENG-001): after the release")
+    assert next(r for r in status(run, released) if r["id"] == "ENG-001")["pending"] == 1
+    git(released, "tag", "-f", "-a", "-m", "moved", "ENG-001/v1.0.0", "HEAD")  # moved
+    moved = status(run, released)
+    assert moved == status(run, released, "--no-cache")
+    assert next(r for r in moved if r["id"] == "ENG-001")["pending"] == 0
+    git(released, "tag", "-d", "ENG-001/v1.0.0")
+    deleted = status(run, released)
+    assert deleted == status(run, released, "--no-cache")
+    assert next(r for r in deleted if r["id"] == "ENG-001")["version"] is None
+
+
+def test_a_changed_config_rebuilds_the_cache(run, released, monkeypatch, tmp_path):
+    edit(released, "feat(ENG-001): a feature")
+    status(run, released)
+    config = released / "sopgit.toml"
+    config.write_text(config.read_text().replace('feat = "minor"', 'feat = "major"'))
+    commit_all(released, "chore: features are major now")  # HEAD moves too, but:
+    warm, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
+    scans = history_scans(commands)
+    assert len(scans) == 1 and "^" not in scans[0]  # all of it, not only the new commit
+    assert json.loads(warm) == status(run, released, "--no-cache")
+    assert next(r for r in json.loads(warm) if r["id"] == "ENG-001")["bump"] == "major"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[: len(data) // 2],  # truncated
+        lambda data: data[:-10] + bytes(b ^ 0xFF for b in data[-10:]),  # bytes changed
+        lambda data: b"",  # empty
+        lambda data: b"not a cache at all\n" * 3,
+    ],
+    ids=["truncated", "corrupt", "empty", "foreign"],
+)
+def test_a_damaged_cache_is_rebuilt(run, released, monkeypatch, tmp_path, damage):
+    before = status(run, released)
+    path = released / CACHE
+    path.write_bytes(damage(path.read_bytes()))
+    warm, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
+    assert len(history_scans(commands)) == 1
+    assert json.loads(warm) == before
+    _, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
+    assert history_scans(commands) == []  # rebuilt whole
+
+
+def test_a_cache_of_another_repository_state_is_not_trusted(run, released, tmp_path):
+    """A cache copied in from a clone that is ahead: its head is unknown here."""
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(released), str(clone))
+    edit(clone, "feat(ENG-001)!: only in the clone")
+    status(run, clone)
+    (released / CACHE).parent.mkdir(parents=True, exist_ok=True)
+    (released / CACHE).write_bytes((clone / CACHE).read_bytes())
+    assert status(run, released) == status(run, released, "--no-cache")
+    assert next(r for r in status(run, released) if r["id"] == "ENG-001")["pending"] == 0
+
+
+def test_no_cache_reads_and_writes_nothing(run, released, monkeypatch, tmp_path):
+    (released / CACHE).unlink()  # the release's
+    status(run, released, "--no-cache")
+    assert not (released / CACHE).exists()
+    status(run, released)
+    stamp = (released / CACHE).stat().st_mtime_ns
+    edit(released, "fix(ENG-001): typo")
+    _, commands = traced(run, released, monkeypatch, tmp_path, "--no-cache", "status")
+    assert len(history_scans(commands)) == 1 and "^" not in history_scans(commands)[0]
+    assert (released / CACHE).stat().st_mtime_ns == stamp
