@@ -180,9 +180,7 @@ class HistoryScan:
     CHUNK = 1 << 20
     POLL = 0.005  # seconds to wait for more output
 
-    def __init__(
-        self, repo: GitRepo, args: list[str], known_trees: Mapping[str, str] = {}
-    ) -> None:
+    def __init__(self, repo: GitRepo, args: list[str], known_trees: Mapping[str, str] = {}) -> None:
         self._repo = repo
         self._args = args
         self._known_trees = known_trees

@@ -66,7 +66,8 @@ def test_after_new_commits_only_they_are_scanned(run, released, monkeypatch, tmp
     new = edit(released, "feat(ENG-001): add a step")
     warm, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
     scans = history_scans(commands)
-    assert len(scans) == 1 and scans[0].endswith(f" {new} ^{old} --")
+    assert len(scans) == 1
+    assert scans[0].endswith(f" {new} ^{old} --")
     assert json.loads(warm) == status(run, released, "--no-cache")
     row = next(r for r in json.loads(warm) if r["id"] == "ENG-001")
     assert (row["pending"], row["next_version"]) == (1, "1.1.0")
@@ -128,7 +129,8 @@ def test_a_changed_config_rebuilds_the_cache(run, released, monkeypatch, tmp_pat
     commit_all(released, "chore: features are major now")  # HEAD moves too, but:
     warm, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
     scans = history_scans(commands)
-    assert len(scans) == 1 and "^" not in scans[0]  # all of it, not only the new commit
+    assert len(scans) == 1
+    assert "^" not in scans[0]
     assert json.loads(warm) == status(run, released, "--no-cache")
     assert next(r for r in json.loads(warm) if r["id"] == "ENG-001")["bump"] == "major"
 
@@ -174,5 +176,6 @@ def test_no_cache_reads_and_writes_nothing(run, released, monkeypatch, tmp_path)
     stamp = (released / CACHE).stat().st_mtime_ns
     edit(released, "fix(ENG-001): typo")
     _, commands = traced(run, released, monkeypatch, tmp_path, "--no-cache", "status")
-    assert len(history_scans(commands)) == 1 and "^" not in history_scans(commands)[0]
+    assert len(history_scans(commands)) == 1
+    assert "^" not in history_scans(commands)[0]
     assert (released / CACHE).stat().st_mtime_ns == stamp
