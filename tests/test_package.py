@@ -75,8 +75,8 @@ def test_long_work_shows_progress_on_a_terminal_only(tmp_path):
     assert piped.returncode == 0
     assert b"reading history" not in piped.stderr
     primary, secondary = pty.openpty()
-    done = subprocess.run(
-        [script, "-C", str(tmp_path), "status"],
+    done = subprocess.run(  # --no-cache: the run above left the history in the cache
+        [script, "-C", str(tmp_path), "--no-cache", "status"],
         stdout=subprocess.DEVNULL,
         stderr=secondary,
         env=env,
