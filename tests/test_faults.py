@@ -82,9 +82,12 @@ def sopgit_run(root: Path, *args: str, env: dict[str, str] | None = None):
 
 
 def leftovers(root: Path) -> list[str]:
-    """Files sopgit keeps while it works: none may outlive a command that completed."""
+    """Files sopgit keeps while it works: none may outlive a command that completed (the
+    history cache, cache-v1.bin, is kept on purpose; its temporary files are not)."""
     folder = root / ".git" / "sopgit"
-    found = [p.name for p in folder.iterdir()] if folder.exists() else []
+    found = (
+        [p.name for p in folder.iterdir() if p.name != "cache-v1.bin"] if folder.exists() else []
+    )
     found += [str(p) for p in (root / ".git" / "refs").rglob("*.lock")]
     return found + [p.name for p in root.rglob("*.sopgit-*")]
 

@@ -101,10 +101,11 @@ def refused(run, root: Path, *args: str, says: str) -> str:
 
 
 def no_lock(root: Path) -> bool:
-    """No lock, journal or scratch file is left under .git/sopgit/."""
+    """No lock, journal or scratch file is left under .git/sopgit/ (the history cache,
+    cache-v1.bin, is meant to stay)."""
     folder = root / ".git" / "sopgit"
     return not (root / ".git" / "sopgit-release.lock").exists() and (
-        not folder.exists() or not list(folder.iterdir())
+        not folder.exists() or not [p for p in folder.iterdir() if p.name != "cache-v1.bin"]
     )
 
 
