@@ -51,11 +51,23 @@ Why procedure {n} exists: {words}.
 
 What this procedure covers, and what it does not.
 
+## Responsibilities
+
+- **Engineering / Owner**: keeps this procedure accurate and current.
+
 ## Procedure
 
 ### 1. First step
 
 {steps}
+
+## References
+
+- Related procedures.
+
+## Definitions
+
+- **Term**: what it means here.
 
 ## Revision History
 
@@ -161,15 +173,16 @@ class Generator:
         steps = "\n".join(f"- step {self.rng.randrange(10**6)} for {sop_id}" for _ in range(6))
         return SOP.format(id=sop_id, n=n, words=words, steps=steps)
 
-    def path(self) -> str:
+    def path(self, sop_id: str) -> str:
+        """A new file name for SOP_ID (check wants the id first in the name)."""
         self.unique += 1
-        return f"sops/engineering/doc-{self.unique}.md"
+        return f"sops/engineering/{sop_id}-doc-{self.unique}.md"
 
     def add(self, name: str) -> None:
         branch = self.branches[name]
         sop_id = f"ENG-{self.next_id:03d}"
         self.next_id += 1
-        path = self.path()
+        path = self.path(sop_id)
         branch.files[path] = self.text(sop_id, self.next_id)
         branch.sops[sop_id] = path
         self.commit(name, f"feat({sop_id}): add procedure")
@@ -186,7 +199,7 @@ class Generator:
     def rename(self, name: str, sop_id: str) -> None:
         branch = self.branches[name]
         old = branch.sops[sop_id]
-        new = self.path()
+        new = self.path(sop_id)
         branch.files[new] = branch.files.pop(old)
         branch.sops[sop_id] = new
         self.commit(name, f"refactor({sop_id}): move the file")
@@ -201,7 +214,7 @@ class Generator:
         branch = self.branches[name]
         path, text = branch.gone.pop(sop_id)
         if path in branch.files:  # the path is taken again: put it back elsewhere
-            path = self.path()
+            path = self.path(sop_id)
         branch.files[path] = text + "\n- restored\n"
         branch.sops[sop_id] = path
         self.commit(name, f"fix({sop_id}): restore the procedure")
@@ -236,7 +249,7 @@ class Generator:
             ):
                 text += "\n- resolved a conflict\n"  # neither side's text
             if path in files:
-                path = self.path()
+                path = self.path(sop_id)
             files[path] = text
             sops[sop_id] = path
         ours.files, ours.sops = files, sops

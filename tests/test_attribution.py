@@ -75,6 +75,14 @@ status: draft
 
 Why we deploy the way we do.
 
+## Scope
+
+Every service we run.
+
+## Responsibilities
+
+- **Engineering / Owner**: keeps this procedure accurate and current.
+
 ## Procedure
 
 ### 1. First step
@@ -83,6 +91,14 @@ Why we deploy the way we do.
 - Run the checks.
 - Ship it to the staging servers.
 - Watch the dashboards for ten minutes.
+
+## References
+
+- The runbook.
+
+## Definitions
+
+- **Canary**: the first server to get a release.
 
 ## Revision History
 
@@ -95,10 +111,10 @@ Why we deploy the way we do.
 
 @pytest.fixture
 def repo(tmp_path, run) -> Path:
-    """A library with one SOP at sops/engineering/a.md, released as 1.0.0."""
+    """A library with one SOP at sops/engineering/ENG-001-a.md, released as 1.0.0."""
     root = tmp_path / "lib"
     run("init", str(root))
-    (root / "sops/engineering/a.md").write_text(SOP, encoding="utf-8")
+    (root / "sops/engineering/ENG-001-a.md").write_text(SOP, encoding="utf-8")
     commit_all(root, "feat(ENG-001): add deploy", "2025-01-01T09:00:00+00:00")
     run("-C", str(root), "release", "--date", "2025-01-02")
     return root
@@ -123,7 +139,7 @@ def pending_of(root: Path) -> set[str]:
 def test_rename_delete_and_readd_count_as_one_sop(repo, run):
     """Issue 12, defect 1: every commit since the tag that touched a file carrying the
     id counts, the rename and the edit under the new name included."""
-    a, b = "sops/engineering/a.md", "sops/engineering/b.md"
+    a, b = "sops/engineering/ENG-001-a.md", "sops/engineering/ENG-001-b.md"
     shas = [
         edit(
             repo,
@@ -154,7 +170,7 @@ def test_rename_delete_and_readd_count_as_one_sop(repo, run):
 @pytest.mark.parametrize("main_later", [False, True])
 def test_a_delete_and_readd_on_a_branch_does_not_hide_an_edit_on_main(repo, run, main_later):
     """Issue 12, defect 2: the answer follows the graph, whatever the commit dates."""
-    a = "sops/engineering/a.md"
+    a = "sops/engineering/ENG-001-a.md"
     git(repo, "checkout", "-q", "-b", "topic")
     text = (repo / a).read_text(encoding="utf-8")
     git(repo, "rm", "-q", a)
@@ -179,7 +195,7 @@ def test_a_delete_and_readd_on_a_branch_does_not_hide_an_edit_on_main(repo, run,
 
 def test_history_agrees_with_status_on_a_branch_forked_before_a_rename(repo, run):
     """Issue 12, defect 3: the branch edits the old path; the rename is released first."""
-    a, b = "sops/engineering/a.md", "sops/engineering/b.md"
+    a, b = "sops/engineering/ENG-001-a.md", "sops/engineering/ENG-001-b.md"
     git(repo, "checkout", "-q", "-b", "topic", "HEAD~1")  # before the release commit
     branch_edit = edit(
         repo, a, "Page the on-call.", "feat(ENG-001): page on-call", "2025-02-01T09:00:00+00:00"
@@ -239,7 +255,7 @@ def test_trailers_are_found_as_git_interpret_trailers_finds_them(tmp_path, messa
 
 def test_a_release_cherry_picked_with_x_is_still_a_release(repo, run):
     """`git cherry-pick -x` of a release commit adds a line to its trailer block."""
-    a = "sops/engineering/a.md"
+    a = "sops/engineering/ENG-001-a.md"
     edit(repo, a, "Check twice.", "fix(ENG-001): check twice", "2025-02-01T09:00:00+00:00")
     git(repo, "branch", "hotfix")  # what the release commit is made on
     run("-C", str(repo), "release", "--date", "2025-02-02")
