@@ -321,7 +321,8 @@ def test_a_failed_final_release_undoes_the_retirement(run, released):
     assert "the commit-msg hook refused the commit" in result.stderr
     assert tree_state(released) == before
     assert not list(released.rglob("*.sopgit-*"))
-    assert not list((released / ".git/sopgit").iterdir())
+    kept = [p.name for p in (released / ".git/sopgit").iterdir()]
+    assert kept in ([], ["cache-v1.bin"])  # no journal or lock; the history cache may stay
 
 
 def test_retire_without_release_leaves_it_for_review(run, released):
