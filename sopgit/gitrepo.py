@@ -458,7 +458,9 @@ class GitRepo:
         which is how a file's names are followed through it. KNOWN_TREES are the trees
         of commits read before (a merge's parents this scan does not reach).
         """
-        return HistoryScan(self, [*SCAN_ARGS, "--end-of-options", *(revs or ("HEAD",)), "--"], known_trees)
+        return HistoryScan(
+            self, [*SCAN_ARGS, "--end-of-options", *(revs or ("HEAD",)), "--"], known_trees
+        )
 
     def trees_of(self, commits: Iterable[str]) -> dict[str, str]:
         """The tree of each of COMMITS, in one git process (none when there are none)."""
