@@ -458,6 +458,8 @@ def version_places(doc: Document, fmt: Format) -> list[str]:
 def format_version(version: semver.Version | str, style: str) -> str:
     """VERSION written in the library's STYLE: 2.4.0 as 2.4 or v2.4; a version the
     style cannot show in full (2.4.1 under a two-part style) is shown in full."""
+    if style == VERSION_STYLES[0] and isinstance(version, str):
+        return version  # semver as given, written as given
     number = loose_version(version) if isinstance(version, str) else version
     if number is None:
         return str(version)
