@@ -773,7 +773,8 @@ def render_toml(config: Config, left_out: list[str]) -> str:
         "releases are cut there",
         "",
     ]
-    for dept in config.departments.values():
+    derived = config.departments != Config().departments  # else the defaults apply
+    for dept in config.departments.values() if derived else ():
         lines += [
             f"[departments.{dept.code}]   # the id prefix of its SOPs",
             f"name = {toml_value(dept.name)}",
