@@ -22,8 +22,11 @@ from sopgit.docformat import (
 from sopgit.errors import ConfigError
 
 CONFIG_FILE = "sopgit.toml"
-# ENG; an adopted library's prefixes may have parts, like CSC-PR (of CSC-PR-013)
-DEPT_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,9}(?:-[A-Z][A-Z0-9]{0,9})*$")
+# ENG; an adopted library's prefixes may have parts, like CSC-PR (of CSC-PR-013), and
+# be written in lower case, like sop-hr (of sop-hr-004)
+DEPT_CODE = re.compile(
+    r"^[A-Z][A-Z0-9]{1,9}(?:-[A-Z][A-Z0-9]{0,9})*$|^[a-z][a-z0-9]{1,9}(?:-[a-z][a-z0-9]{0,9})*$"
+)
 BUMP_KINDS = ("major", "minor", "patch")
 COMMIT_MSG_MODES = ("warn", "block", "off")
 
@@ -387,7 +390,7 @@ def _departments(
     for code, body in table.items():
         dotted = f"departments.{code}"
         if not DEPT_CODE.match(code):
-            raise fail(dotted, "named by an upper-case code of 2-10 letters or digits, e.g. ENG")
+            raise fail(dotted, "named by a code of 2-10 letters or digits, e.g. ENG")
         if not isinstance(body, dict):
             raise fail(dotted, "a table with name, folder and description")
         for key in body:
