@@ -12,12 +12,17 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sopgit.cli_support import (
-    FORMATS,
+    SEVERITY_COLOURS,
+    STATE_COLOURS,
     clean,
+    complete_department,
+    complete_sop_id,
     date_option,
     echo,
     echo_json,
+    format_option,
     library,
+    paint,
     path_arg,
     text_table,
     today,
@@ -197,7 +202,13 @@ def _adopt(ctx: click.Context, target: Path, baseline: bool, dry_run: bool) -> N
 
 @cli.command()
 @click.argument("title")
-@click.option("--dept", "dept", required=True, help="Department code, e.g. ENG.")
+@click.option(
+    "--dept",
+    "dept",
+    required=True,
+    help="Department code, e.g. ENG.",
+    shell_complete=complete_department,
+)
 @click.option("--owner", help="Owner, e.g. 'Engineering / Release Manager (@acme/release)'.")
 @click.option("--description", help="One line saying what the procedure is for.")
 @click.option("--tag", "tags", multiple=True, help="A tag (repeat, or comma-separated).")
@@ -234,7 +245,7 @@ def new(
 
 
 @cli.command()
-@click.argument("sop_id", metavar="ID")
+@click.argument("sop_id", metavar="ID", shell_complete=complete_sop_id)
 @click.option("--dry-run", is_flag=True, help="Print the branch name; create nothing.")
 @click.pass_context
 def draft(ctx: click.Context, sop_id: str, dry_run: bool) -> None:
@@ -247,11 +258,10 @@ def draft(ctx: click.Context, sop_id: str, dry_run: bool) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, metavar="[PATH]...")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "github", "json"]),
-    default="text",
+@format_option(
+    "text",
+    "github",
+    "json",
     help="text for people, github for workflow annotations, json for tools.",
 )
 @click.option("--list-rules", is_flag=True, help="List the rules and what they check.")
@@ -299,7 +309,8 @@ def _print_check(result: CheckResult, fmt: str) -> None:
             message = d.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
             echo(f"::{d.severity} file={d.path},line={d.line},title=sopgit {d.rule}::{message}")
         else:
-            echo(f"{d.path}:{d.line}: {d.severity} [{d.rule}] {d.message}")
+            severity = paint(clean(d.severity), fg=SEVERITY_COLOURS.get(d.severity), bold=True)
+            click.echo(f"{clean(d.path)}:{d.line}: {severity} [{clean(d.rule)}] {clean(d.message)}")
     files = len(result.files)
     summary = f"{files} file{'s' * (files != 1)} checked: "
     summary += f"{result.errors} error{'s' * (result.errors != 1)}, "
@@ -308,7 +319,7 @@ def _print_check(result: CheckResult, fmt: str) -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=FORMATS, default="text", help="text or json.")
+@format_option("text", "json")
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
     """One row per SOP: version, state, pending bump and next version, review due."""
@@ -334,22 +345,22 @@ def status(ctx: click.Context, fmt: str) -> None:
         ]
         for r in rows
     ]
-    echo(text_table(body, header))
+    click.echo(text_table([[clean(c) for c in row] for row in body], header, _state_style))
     if not snapshot.on_release_branch and snapshot.branch:
         echo(
             f"(on branch {snapshot.branch}: versions with pending changes show as drafts)", err=True
         )
 
 
+def _state_style(column: int, cell: str) -> dict[str, Any] | None:
+    """The STATE column of status as a coloured badge."""
+    colour = STATE_COLOURS.get(cell) if column == 3 else None
+    return {"fg": colour, "bold": True} if colour else None
+
+
 @cli.command()
-@click.argument("sop_id", metavar="ID")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    help="text, markdown (the managed table) or json.",
-)
+@click.argument("sop_id", metavar="ID", shell_complete=complete_sop_id)
+@format_option("text", "markdown", "json", help="text, markdown (the managed table) or json.")
 @click.pass_context
 def history(ctx: click.Context, sop_id: str, fmt: str) -> None:
     """The revision history of one SOP, derived from its release tags."""
@@ -416,7 +427,7 @@ def history(ctx: click.Context, sop_id: str, fmt: str) -> None:
 
 
 @cli.command()
-@click.argument("sop_ids", nargs=-1, metavar="[ID]...")
+@click.argument("sop_ids", nargs=-1, metavar="[ID]...", shell_complete=complete_sop_id)
 @click.option("--major", is_flag=True, help="Cut a major version whatever the commits say.")
 @click.option("--minor", is_flag=True, help="Cut a minor version whatever the commits say.")
 @click.option("--patch", is_flag=True, help="Cut a patch version whatever the commits say.")

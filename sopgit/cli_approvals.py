@@ -9,7 +9,7 @@ import json
 
 import click
 
-from sopgit.cli_support import echo, echo_json, library
+from sopgit.cli_support import complete_sop_id, echo, echo_json, format_option, library
 
 
 def register(group: click.Group) -> None:
@@ -19,7 +19,7 @@ def register(group: click.Group) -> None:
 
 
 @click.command()
-@click.argument("sop_id", metavar="ID")
+@click.argument("sop_id", metavar="ID", shell_complete=complete_sop_id)
 @click.option("--role", help="The role you sign for, as [approval.roles] names it.")
 @click.option("--reviewed", is_flag=True, help="Record a review (Reviewed-by), not an approval.")
 @click.option("--sign", is_flag=True, help="Sign the commit (git commit -S; gpg or ssh setup).")
@@ -55,12 +55,8 @@ def approve(
 @click.command("review-round")
 @click.option("--pr", "pull_request", type=int, help="The pull request (default: the run's).")
 @click.option("--base", help="The branch the round merges into (default: the release branch).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    help="text, json, or markdown (the pull request comment).",
+@format_option(
+    "text", "json", "markdown", help="text, json, or markdown (the pull request comment)."
 )
 @click.option("--comment", is_flag=True, help="Post the report on the pull request, or update it.")
 @click.option("--github-token", help="Read reviews and comment with this token ($GITHUB_TOKEN).")

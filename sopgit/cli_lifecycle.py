@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sopgit.cli_support import (
+    complete_sop_id,
     date_option,
     echo,
     echo_json,
+    format_option,
     library,
     path_arg,
     text_table,
@@ -38,7 +40,7 @@ def register(group: click.Group) -> None:
 
 
 @click.command()
-@click.argument("sop_id", metavar="[ID]", required=False)
+@click.argument("sop_id", metavar="[ID]", required=False, shell_complete=complete_sop_id)
 @click.option("--done", is_flag=True, help="Record that ID was reviewed and needs no change.")
 @click.option("-m", "--message", default="", help="With --done: what the review found.")
 @click.option("--sign", is_flag=True, help="With --done: sign the review commit.")
@@ -49,7 +51,7 @@ def register(group: click.Group) -> None:
     show_default=True,
     help="List SOPs due within this many days, and every overdue one.",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
+@format_option("text", "json", "markdown")
 @click.option("--output", "-o", metavar="FILE", help="Write the list to FILE instead of printing.")
 @click.option("--dry-run", is_flag=True, help="With --done: print the commit; write nothing.")
 @click.pass_context
@@ -171,7 +173,7 @@ def _record_review(snapshot: Snapshot, sop_id: str, note: str, sign: bool, dry_r
 
 
 @click.command()
-@click.argument("sop_id", metavar="ID")
+@click.argument("sop_id", metavar="ID", shell_complete=complete_sop_id)
 @click.option("--version", "version", help="The version read (default: the current one).")
 @click.option("--sign", is_flag=True, help="Sign the acknowledgement commit.")
 @click.option("--push", is_flag=True, help="Push the acknowledgements to the remote.")
@@ -215,8 +217,16 @@ def ack(
         lib.repo.append_to_ref(ACKS_REF, message, sign or lib.repo.signing_configured("commit"))
         echo(f"{me.name} acknowledged {sop.sop_id} v{wanted}")
     _what_changed(current, wanted, acks, me.email)
+    remote = lib.config.remote
     if push:
-        lib.repo.run("push", "--quiet", "--", lib.config.remote, f"{ACKS_REF}:{ACKS_REF}")
+        lib.repo.run("push", "--quiet", "--", remote, f"{ACKS_REF}:{ACKS_REF}")
+        echo(f"shared: pushed {ACKS_REF} to {remote}", err=True)
+    else:
+        echo(
+            f"recorded in this clone only, on {ACKS_REF} (not on any branch); share it with "
+            f"'sopgit ack {sop.sop_id} --push' (pushes {ACKS_REF} to {remote})",
+            err=True,
+        )
 
 
 def _what_changed(version: SopVersion, wanted: str, acks: list[Event], email: str) -> None:
@@ -240,8 +250,8 @@ def _what_changed(version: SopVersion, wanted: str, acks: list[Event], email: st
 
 
 @click.command()
-@click.argument("sop_ids", nargs=-1, metavar="[ID]...")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text")
+@click.argument("sop_ids", nargs=-1, metavar="[ID]...", shell_complete=complete_sop_id)
+@format_option("text", "json", "csv")
 @click.pass_context
 def training(ctx: click.Context, sop_ids: tuple[str, ...], fmt: str) -> None:
     """Who acknowledged which SOP version, and who must (re)acknowledge it."""
@@ -300,7 +310,7 @@ def training(ctx: click.Context, sop_ids: tuple[str, ...], fmt: str) -> None:
 
 
 @click.command()
-@click.argument("sop_id", metavar="ID")
+@click.argument("sop_id", metavar="ID", shell_complete=complete_sop_id)
 @click.option(
     "--reason", required=True, help="Why it is withdrawn: recorded in the commit and tag."
 )
@@ -310,8 +320,12 @@ def training(ctx: click.Context, sop_ids: tuple[str, ...], fmt: str) -> None:
 @click.option(
     "--allow-branch", is_flag=True, help="Retire on a branch other than the release branch."
 )
-@click.option("--allow-unapproved", is_flag=True, help="Release although approvals are missing.")
-@click.option("--because", "unapproved_reason", help="With --allow-unapproved: why (recorded).")
+@click.option(
+    "--allow-unapproved",
+    is_flag=True,
+    help="Release although approvals are missing; --reason is recorded as why.",
+)
+@click.option("--because", "unapproved_reason", hidden=True)  # before --reason served both
 @click.option("--dry-run", is_flag=True, help="Print the commit and the new file; write nothing.")
 @click.pass_context
 def retire(
@@ -331,8 +345,12 @@ def retire(
     from sopgit.release import release_lock
     from sopgit.snapshot import load_snapshot
 
-    if allow_unapproved != bool(unapproved_reason and unapproved_reason.strip()):
-        raise click.UsageError("--allow-unapproved and --because TEXT go together")
+    if unapproved_reason is not None and not allow_unapproved:
+        raise click.UsageError("--because goes with --allow-unapproved")
+    if unapproved_reason is not None and not unapproved_reason.strip():
+        raise click.UsageError("--because TEXT says why the approvals may be missing")
+    if allow_unapproved and not unapproved_reason:
+        unapproved_reason = reason
     when = date_option(date)
     lib = library(ctx)
     if dry_run:
@@ -358,9 +376,9 @@ def retire(
 
 
 @click.command()
-@click.argument("sop_id", metavar="ID")
+@click.argument("sop_id", metavar="ID", shell_complete=complete_sop_id)
 @click.option("--version", "only", help="Only this version.")
-@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md")
+@format_option("markdown", "json", default="markdown")
 @click.option("--output", "output", help="Write to this file instead of printing.")
 @click.pass_context
 def audit(ctx: click.Context, sop_id: str, only: str | None, fmt: str, output: str | None) -> None:

@@ -12,12 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sopgit.cli_support import echo, echo_json, library, path_arg, today
+from sopgit.cli_support import (
+    complete_sop_id,
+    echo,
+    echo_json,
+    format_option,
+    library,
+    path_arg,
+    since_option,
+    today,
+)
 
 if TYPE_CHECKING:
     from sopgit.workspace import Library
-
-MD_FORMATS = click.Choice(["md", "json"])
 
 
 def register(group: click.Group) -> None:
@@ -62,7 +69,7 @@ def _json(data: Any) -> str:
 
 
 @click.command()
-@click.option("--format", "fmt", type=MD_FORMATS, default="md", help="md (default) or json.")
+@format_option("markdown", "json", default="markdown")
 @click.option(
     "--output",
     "-o",
@@ -70,7 +77,9 @@ def _json(data: Any) -> str:
     help="Where to write (default: CHANGELOG.md in the library; json: stdout); - for stdout.",
 )
 @click.option("--since", metavar="TAG|DATE", help="Only releases after this tag, or from DATE on.")
-@click.option("--id", "sop_id", metavar="ID", help="Only this SOP's versions.")
+@click.option(
+    "--id", "sop_id", metavar="ID", help="Only this SOP's versions.", shell_complete=complete_sop_id
+)
 @click.option("--dry-run", is_flag=True, help="Print the diff; write nothing.")
 @click.pass_context
 def changelog(
@@ -91,6 +100,7 @@ def changelog(
     )
     from sopgit.snapshot import load_snapshot
 
+    since = since_option(since)
     lib = library(ctx)
     wanted = check_sop_id(sop_id, lib.config.format.id_pattern) if sop_id else None
     data = changelog_data(load_snapshot(lib), since=since, sop_id=wanted)
@@ -104,7 +114,7 @@ def changelog(
 
 
 @click.command()
-@click.option("--format", "fmt", type=MD_FORMATS, default="md", help="md (default) or json.")
+@format_option("markdown", "json", default="markdown")
 @click.option(
     "--output",
     "-o",

@@ -1,32 +1,144 @@
-"""What every command module shares: the library of -C, paths, today, text tables."""
+"""What every command module shares: the library of -C, paths, today, text tables,
+the --format vocabulary, colour and shell completion."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
+from click.shell_completion import CompletionItem
 
 if TYPE_CHECKING:
     from sopgit.workspace import Library
 
-FORMATS = click.Choice(["text", "json"])
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class FormatChoice(click.Choice):  # type: ignore[type-arg]
+    """--format: the same names on every command (text, markdown, json, github, csv),
+    with short forms accepted as aliases (md for markdown)."""
+
+    ALIASES = {"md": "markdown"}
+
+    def __init__(self, *choices: str) -> None:
+        super().__init__(list(choices))
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            value = self.ALIASES.get(value.lower(), value)
+        return super().convert(value, param, ctx)
+
+
+def format_option(*choices: str, default: str = "text", help: str | None = None) -> Any:
+    """The --format option of a command that reports, in the shared vocabulary."""
+    names = ", ".join(choices)
+    return click.option(
+        "--format",
+        "fmt",
+        type=FormatChoice(*choices),
+        default=default,
+        show_default=True,
+        help=help or f"One of {names}{' (md for short)' if 'markdown' in choices else ''}.",
+    )
+
+
+FORMATS = FormatChoice("text", "json")
 
 
 def library(ctx: click.Context, *, recover: bool = True) -> Library:
-    """The library of -C. First, a release that a killed sopgit left unfinished is
-    finished or undone (one line on stderr says which); git hooks skip that (RECOVER)."""
+    """The library of -C; outside one (no sopgit.toml and no SOP folder), a usage error.
+    First, a release that a killed sopgit left unfinished is finished or undone (one
+    line on stderr says which); git hooks skip that (RECOVER)."""
+    from sopgit.config import CONFIG_FILE
+    from sopgit.errors import UsageError
     from sopgit.workspace import open_library
 
     lib = open_library(ctx.obj["cwd"], use_cache=not ctx.obj.get("no_cache", False))
+    if not (lib.root / CONFIG_FILE).is_file() and not (lib.root / lib.config.root).is_dir():
+        raise UsageError(
+            f"is not a sopgit library (no {CONFIG_FILE}, no {lib.config.root}/ folder); "
+            "run 'sopgit init' there, or give -C LIBRARY",
+            lib.root,
+        )
     if recover:
         from sopgit.transaction import recover as finish_interrupted
 
         finish_interrupted(lib.repo)
     return lib
+
+
+def colour_enabled() -> bool:
+    """Colour unless NO_COLOR is set (https://no-color.org); click.echo drops it when piped."""
+    return not os.environ.get("NO_COLOR")
+
+
+def paint(text: str, **style: Any) -> str:
+    return click.style(text, **style) if colour_enabled() else text
+
+
+STATE_COLOURS = {
+    "effective": "green",
+    "changed": "yellow",
+    "draft": "cyan",
+    "review-due": "red",
+    "retired": "bright_black",
+}
+SEVERITY_COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
+
+
+def since_option(value: str | None) -> str | None:
+    """--since TAG|DATE: a value shaped like a date must be a real one."""
+    if value and ISO_DATE.fullmatch(value):
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            raise click.BadParameter(
+                f"{value!r} is not a date YYYY-MM-DD", param_hint="--since"
+            ) from None
+    return value
+
+
+def _completion_root(ctx: click.Context) -> Path:
+    directory = ctx.find_root().params.get("directory") or "."
+    return Path(directory).resolve()
+
+
+def complete_sop_id(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion: the ids of the library's SOP files (their file names)."""
+    try:
+        from sopgit.library import sop_files
+        from sopgit.workspace import open_library
+
+        lib = open_library(_completion_root(ctx))
+        ids = sorted({f.id_from_name for f in sop_files(lib.root, lib.config) if f.id_from_name})
+    except Exception:  # completion must never print a traceback into the shell
+        return []
+    return [CompletionItem(i) for i in ids if i.upper().startswith(incomplete.upper())]
+
+
+def complete_department(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion: the department codes of sopgit.toml."""
+    try:
+        from sopgit.workspace import open_library
+
+        lib = open_library(_completion_root(ctx))
+        departments = lib.config.departments
+    except Exception:  # completion must never print a traceback into the shell
+        return []
+    return [
+        CompletionItem(code, help=dept.name)
+        for code, dept in sorted(departments.items())
+        if code.upper().startswith(incomplete.upper())
+    ]
 
 
 def path_arg(ctx: click.Context, value: str) -> Path:
@@ -46,13 +158,26 @@ def today() -> dt.date:
     return dt.date.today()
 
 
-def text_table(rows: list[list[str]], header: list[str]) -> str:
+def text_table(
+    rows: list[list[str]],
+    header: list[str],
+    style: Callable[[int, str], dict[str, Any] | None] | None = None,
+) -> str:
+    """Aligned columns; STYLE(column, cell) may give click.style keywords for a body cell
+    (colour is added after padding, so the columns stay aligned)."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    ]
-    return "\n".join(lines)
+
+    def line(row: Sequence[str], body: bool) -> str:
+        cells = []
+        for column, (cell, width) in enumerate(zip(row, widths, strict=True)):
+            padded = cell.ljust(width)
+            wanted = style(column, cell) if body and style else None
+            if wanted:
+                padded = paint(cell, **wanted) + " " * (width - len(cell))
+            cells.append(padded)
+        return "  ".join(cells).rstrip()
+
+    return "\n".join([line(header, False), *(line(row, True) for row in rows)])
 
 
 def date_option(value: str | None) -> dt.date:

@@ -66,6 +66,7 @@ def test_long_work_shows_progress_on_a_terminal_only(tmp_path):
     from conftest import commit_all, git
 
     git(tmp_path, "init", "-q")
+    (tmp_path / "sopgit.toml").write_text("")  # a library, with every default
     for n in range(3):
         (tmp_path / "notes.txt").write_text(f"{n}\n")
         commit_all(tmp_path, f"chore: note {n}")
