@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sopgit.cli_support import echo, library, path_arg, today
+from sopgit.cli_support import echo, format_option, library, path_arg, today
 
 if TYPE_CHECKING:
     from sopgit.history import SopVersion
@@ -31,13 +31,7 @@ def register(group: click.Group) -> None:
 @click.option(
     "--version", "wanted", metavar="V", help="The version (default: the current one); pending."
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["html", "pdf"]),
-    default="html",
-    help='html (default) or pdf (needs pip install "sopgit[pdf]").',
-)
+@format_option("html", "pdf", default="html", help='html or pdf (needs pip install "sopgit[pdf]").')
 @click.option("--output", "-o", metavar="FILE|DIR", help="Where to write (default: ID-vV.html).")
 @click.option("--all", "everything", is_flag=True, help="Every effective SOP and an index.")
 @click.pass_context
@@ -182,13 +176,7 @@ def verify(ctx: click.Context, file: Path, expect: str | None) -> None:
 @click.argument("sop_id", metavar="ID")
 @click.argument("old", metavar="[FROM]", required=False)
 @click.argument("new", metavar="[TO]", required=False)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "html", "json"]),
-    default="text",
-    help="text (default), markdown, html or json.",
-)
+@format_option("text", "markdown", "html", "json", help="text, markdown (md), html or json.")
 @click.option(
     "--color",
     type=click.Choice(["auto", "always", "never"]),

@@ -16,8 +16,8 @@ from conftest import git
 
 from sopgit.cli import cli
 
-FORMAT_NAMES = {"text", "markdown", "json", "github", "csv"}
-SCHEMAS = {"audit", "changelog", "check", "history", "index", "review", "review-round"}
+FORMAT_NAMES = {"text", "markdown", "json", "github", "csv", "html", "pdf"}
+SCHEMAS = {"audit", "changelog", "check", "diff", "history", "index", "review", "review-round"}
 SCHEMAS |= {"status", "training"}
 
 

@@ -14,6 +14,7 @@ NAMES = [
     "audit",
     "changelog",
     "check",
+    "diff",
     "history",
     "index",
     "review",
@@ -71,6 +72,10 @@ def test_every_json_output_validates(lived_in, run):
     for row in rows:
         validate("history", out("history", row["id"]))
         validate("audit", out("audit", row["id"]))
+        if row["version"] and row["pending"]:
+            validate("diff", out("diff", row["id"], row["version"], "pending"))
+    redline = validate("diff", out("diff", "ENG-001"))
+    assert redline["sections"]
     validate("review", out("review", "--within", "400"))
     validate("training", out("training"))
     validate("changelog", out("changelog"))
