@@ -405,6 +405,8 @@ def test_training_and_ack_show_what_changed_since_the_acknowledged_version(examp
     assert result.stderr == (
         "changed since v1.0.0, which you acknowledged: sopgit diff ENG-001 1.0.0 1.1.0"
         " (site: _site/sops/ENG-001/1.1.0-changes.html)\n"
+        "recorded in this clone only, on refs/sopgit/acks (not on any branch); share it with "
+        "'sopgit ack ENG-001 --push' (pushes refs/sopgit/acks to origin)\n"
     )
     sopgit(run, example, "build")  # the page it names is there once the site is built
     assert "changes from v1.0.0 to v1.1.0" in (
