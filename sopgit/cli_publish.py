@@ -42,7 +42,9 @@ def _target(
     return path_arg(ctx, output) if output else lib.root / default
 
 
-def _emit(lib: Library, text: str, target: Path | None, dry_run: bool, fmt: str = "md") -> None:
+def _emit(
+    lib: Library, text: str, target: Path | None, dry_run: bool, fmt: str = "markdown"
+) -> None:
     from sopgit.publish import write_if_changed
 
     if target is None:
@@ -106,7 +108,7 @@ def changelog(
     data = changelog_data(load_snapshot(lib), since=since, sop_id=wanted)
     text = _json(data) if fmt == "json" else render_markdown("changelog.md.j2", data, lib.root)
     target = _target(ctx, lib, output, CHANGELOG_FILE, fmt)
-    if fmt == "md" and target is not None and target.is_file():  # a changelog kept by hand
+    if fmt == "markdown" and target is not None and target.is_file():  # a changelog kept by hand
         from sopgit.textio import read_text
 
         text = merge_changelog(read_text(target), text)  # its bytes as they are
