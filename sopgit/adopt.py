@@ -18,8 +18,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sopgit.config import CONFIG_FILE, DEPT_CODE, Config, Department, load_config, parse_config
+from sopgit.config import CONFIG_FILE, DEPT_CODE, load_config, parse_config
 from sopgit.docformat import (
+    find_history_table,
+    id_regex,
+    is_letter_revision,
+    legacy_rows,
+    metadata_table,
+    parse_date,
+    read_document,
+    unwrap,
+)
+from sopgit.document import Document, marker, parse_document
+from sopgit.errors import DocumentError, PolicyError, RepoError
+from sopgit.formats import (
     FIELDS,
     HEADING_NUMBER,
     HISTORY_FIELDS,
@@ -28,19 +40,10 @@ from sopgit.docformat import (
     VERSION_STYLES,
     Format,
     HistoryFormat,
-    find_history_table,
-    id_regex,
-    is_letter_revision,
-    legacy_rows,
     loose_version,
-    metadata_table,
-    parse_date,
-    read_document,
-    unwrap,
 )
-from sopgit.document import Document, marker, parse_document
-from sopgit.errors import DocumentError, PolicyError, RepoError
 from sopgit.lint import LibraryFacts, check_text, duplicate_map
+from sopgit.settings import Config, Department
 from sopgit.textio import read_text, split_lines, write_checked
 from sopgit.versioning import DEFAULT_ID_PATTERN, tag_name, tag_pattern
 

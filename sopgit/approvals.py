@@ -28,9 +28,9 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 
 from sopgit.commits import parse_message, pull_request_number
-from sopgit.config import Config
 from sopgit.history import Change, History, SopVersion
 from sopgit.model import Commit
+from sopgit.settings import Config
 
 APPROVED = "approved"
 REVIEWED = "reviewed"

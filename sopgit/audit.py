@@ -23,7 +23,7 @@ from sopgit.commits import parse_message
 from sopgit.history import history_rows, row_from_tag
 from sopgit.lifecycle import Event
 from sopgit.model import Tag
-from sopgit.snapshot import Snapshot
+from sopgit.view import LibraryView
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def _utc(timestamp: int) -> str:
 
 
 def build_audit(
-    snapshot: Snapshot,
+    snapshot: LibraryView,
     sop_id: str,
     acks: Iterable[Event],
     verify: Callable[[Tag], str],

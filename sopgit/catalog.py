@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from sopgit.config import Department
+from sopgit.settings import Department
 
 MONTHS = (
     "January",

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sopgit.config import Config
 from sopgit.errors import UsageError
 from sopgit.library import is_sop_path, linked_sops, relative_to_root, sop_files
 from sopgit.lint import (
@@ -20,6 +19,7 @@ from sopgit.lint import (
     duplicate_map,
     identify,
 )
+from sopgit.settings import Config
 from sopgit.textio import link_on_path, read_text
 from sopgit.versioning import current_versions
 from sopgit.workspace import Library

@@ -97,9 +97,9 @@ def cli(ctx: click.Context, directory: Path, no_cache: bool) -> None:
     if not directory.is_dir():
         raise click.UsageError(f"-C {directory}: no such folder")
     ctx.obj = {"cwd": directory.resolve(), "no_cache": no_cache}
-    from sopgit import progress
+    from sopgit import progress_line
 
-    progress.enable_if_terminal()
+    progress_line.enable_if_terminal()
 
 
 @cli.command()
@@ -274,7 +274,7 @@ def check(
 ) -> None:
     """Check SOP files (default: the whole library). Exit 1 when problems are found."""
     if list_rules:
-        from sopgit.lint import RULES
+        from sopgit.rules import RULES
 
         for rule, what in RULES.items():
             echo(f"{rule:20} {what}")

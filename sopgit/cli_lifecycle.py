@@ -132,7 +132,7 @@ def _when(row: dict[str, Any]) -> str:
 
 def _due_markdown(rows: list[dict[str, Any]], within: int) -> str:
     """The body of the review issue a scheduled workflow keeps up to date."""
-    from sopgit.document import table_cell
+    from sopgit.formats import table_cell
 
     if not rows:
         return f"No SOP is due for review within {within} days.\n"

@@ -6,11 +6,11 @@ import difflib
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sopgit.docformat import (
+from sopgit.errors import ConfigError
+from sopgit.formats import (
     FIELDS,
     HISTORY_FIELDS,
     ID_SOURCES,
@@ -19,7 +19,7 @@ from sopgit.docformat import (
     Format,
     HistoryFormat,
 )
-from sopgit.errors import ConfigError
+from sopgit.settings import Config, Department
 
 CONFIG_FILE = "sopgit.toml"
 # ENG; an adopted library's prefixes may have parts, like CSC-PR (of CSC-PR-013), and
@@ -29,62 +29,6 @@ DEPT_CODE = re.compile(
 )
 BUMP_KINDS = ("major", "minor", "patch")
 COMMIT_MSG_MODES = ("warn", "block", "off")
-
-
-@dataclass(frozen=True)
-class Department:
-    code: str
-    name: str
-    folder: str
-    description: str = ""
-
-
-DEFAULT_DEPARTMENTS: tuple[Department, ...] = (
-    Department(
-        "ENG", "Engineering", "engineering", "Software development, deployment, and maintenance"
-    ),
-    Department("CMP", "Compliance", "compliance", "Regulatory compliance in all operations"),
-    Department(
-        "OPS", "Operations", "operations", "Day-to-day business operations and administration"
-    ),
-)
-
-
-@dataclass(frozen=True)
-class Config:
-    path: Path | None = None
-    name: str = "SOP Library"
-    root: str = "sops"
-    release_branch: str = "main"
-    remote: str = "origin"
-    departments: Mapping[str, Department] = field(
-        default_factory=lambda: {d.code: d for d in DEFAULT_DEPARTMENTS}
-    )
-    tag_format: str = "{id}/v{version}"
-    initial_version: str = "1.0.0"
-    bump: Mapping[str, str] = field(
-        default_factory=lambda: {"breaking": "major", "feat": "minor", "default": "patch"}
-    )
-    review_interval_days: int = 365
-    approval_required: tuple[str, ...] = ()
-    approval_roles: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: {"peer": ("*",)})
-    # Roles needed on top of `required` by the SOPs of a department / carrying a tag.
-    approval_departments: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    approval_tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    approval_require_signed: bool = False
-    # A sign-off of an earlier text of the SOP: "void" (counts for nothing) or "keep".
-    approval_stale: str = "void"
-    github_max_requests: int = 200  # GitHub API requests one command may make at most
-    commit_msg: str = "warn"
-    # who must acknowledge: "*" (every SOP), a department code or an SOP id -> emails
-    training_audience: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    format: Format = field(default_factory=Format)  # the library's document format
-    check_disable: tuple[str, ...] = ()  # check rules this library does not follow
-
-    def audience_for(self, sop_id: str) -> tuple[str, ...]:
-        dept = sop_id.rsplit("-", 1)[0]
-        groups = (self.training_audience.get(k, ()) for k in ("*", dept, sop_id))
-        return tuple(dict.fromkeys(p for group in groups for p in group))
 
 
 # The schema: section -> key -> (validator, Config field). A validator returns the
@@ -549,14 +493,14 @@ def _format(
     if not values.get("id_pattern", "x"):
         raise fail("format.id_pattern", "a regular expression an id matches")
     if "keys" in values:
-        from sopgit.docformat import SEED_KEYS
+        from sopgit.formats import SEED_KEYS
 
         values["keys"] = {**SEED_KEYS, **values["keys"]}
     return Format(**values)
 
 
 def _version_style(value: Any) -> str:
-    from sopgit.docformat import VERSION_STYLES
+    from sopgit.formats import VERSION_STYLES
 
     if value not in VERSION_STYLES:
         raise ValueError("one of " + ", ".join(f'"{s}"' for s in VERSION_STYLES))
@@ -565,7 +509,7 @@ def _version_style(value: Any) -> str:
 
 def _statuses(table: Any, fail: Callable[..., ConfigError]) -> dict[str, str]:
     """`[format.statuses]`: the library's status word = "draft" | "effective" | "retired"."""
-    from sopgit.docformat import STATUSES
+    from sopgit.formats import STATUSES
 
     if not isinstance(table, dict):
         raise fail("format.statuses", 'a table of word = "draft" | "effective" | "retired"')
@@ -595,7 +539,7 @@ def _history(
         else:
             raise unknown(dotted, list(HISTORY_KEYS))
     if "columns" in values:
-        from sopgit.docformat import SEED_COLUMNS
+        from sopgit.formats import SEED_COLUMNS
 
         values["columns"] = {**SEED_COLUMNS, **values["columns"]}
         if not values["columns"]["version"]:
@@ -627,7 +571,7 @@ def _check_table(
     table: Any, fail: Callable[..., ConfigError], unknown: Callable[..., ConfigError]
 ) -> tuple[str, ...]:
     """`[check] disable = [rules]`: rules this library does not follow."""
-    from sopgit.lint import RULES
+    from sopgit.rules import RULES
 
     for key in table:
         if key != "disable":

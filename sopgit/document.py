@@ -322,8 +322,3 @@ def replace_managed_region(text: str, name: str, content: list[str], path: str =
     lines = split_lines(text)
     eol = ending(lines[start])
     return "".join(lines[: start + 1] + [line + eol for line in content] + lines[end:])
-
-
-def table_cell(value: str) -> str:
-    """Text made safe for one Markdown table cell: no pipe or newline breaks the row."""
-    return " ".join(value.replace("\\", "\\\\").replace("|", "\\|").split())

@@ -11,10 +11,9 @@ import semver
 
 from sopgit.attribution import attribute
 from sopgit.commits import Message, bump_for, is_release, parse_message, pull_request_number
-from sopgit.config import Config
-from sopgit.docformat import loose_version, style_bump
-from sopgit.document import table_cell
+from sopgit.formats import loose_version, style_bump, table_cell
 from sopgit.model import Commit, Tag
+from sopgit.settings import Config
 from sopgit.versioning import (
     DEFAULT_ID_PATTERN,
     draft_version,

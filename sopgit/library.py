@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path, PurePosixPath
 
-from sopgit.config import Config, Department
 from sopgit.docformat import id_in_filename
 from sopgit.errors import UsageError
+from sopgit.settings import Config, Department
 
 SOP_ID = re.compile(r"^(?P<dept>[A-Z][A-Z0-9]{1,9})-(?P<num>\d{3,})$")
 # An id at the start of a file name, branch leaf or tag: ENG-001-deployment.md, ENG-001/v1.0.0

@@ -11,16 +11,11 @@ from typing import Any
 
 import semver
 
-from sopgit.config import Config
 from sopgit.docformat import (
-    SEED_FORMAT,
-    SEED_SECTIONS,
-    Format,
     id_in_filename,
     id_regex,
     is_letter_revision,
     legacy_rows,
-    loose_version,
     parse_date,
     read_document,
     sop_id_of,
@@ -32,8 +27,10 @@ from sopgit.document import (
     marker,
 )
 from sopgit.errors import DocumentError
+from sopgit.formats import SEED_FORMAT, SEED_SECTIONS, Format, loose_version
 from sopgit.library import is_under
 from sopgit.lifecycle import MAX_INTERVAL_DAYS, valid_interval
+from sopgit.settings import Config
 from sopgit.versioning import DEFAULT_ID_PATTERN, UNRELEASED, parse_version
 
 STATUSES = ("draft", "effective", "retired")
@@ -44,29 +41,6 @@ LINK = re.compile(r"(?<!!)\[(?:[^\]\\]|\\.)*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\
 EXTERNAL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//|#)")
 
 # Every rule id with what it checks; README and `check --list-rules` show this table.
-RULES: dict[str, str] = {
-    "frontmatter": "the file starts with a closed YAML frontmatter block that parses",
-    "symlink": "an SOP file is a file, not a symbolic link (sopgit follows no link)",
-    "required-key": "every frontmatter key of the template is present",
-    "key-type": "keys have the right type: dates YYYY-MM-DD, version semver, tags a list",
-    "status": "status is draft, effective or retired",
-    "id-format": "sop_id is DEPT-NNN",
-    "unknown-department": "the id's prefix is a department in sopgit.toml",
-    "id-filename": "the file name starts with the sop_id",
-    "folder": "the file sits in its department's folder under the root",
-    "duplicate-id": "no two SOP files share an id",
-    "outside-root": "SOP files live under the library root",
-    "title-heading": "the first heading repeats the title (warning)",
-    "missing-section": "the seven sections are present",
-    "section-order": "the sections are in the template's order",
-    "step-numbering": "procedure steps are '### N. Step', numbered 1, 2, 3...",
-    "markers": "the managed revision-history markers are present once, in order",
-    "history-table": "the revision-history table has the managed columns",
-    "broken-link": "relative links point at files that exist",
-    "version": "the version is 0.0.0 until released, then the latest tag's version",
-    "retired-link": "active SOPs do not link to retired ones",
-    "review-overdue": "with --fail-on-overdue: no released SOP is past its periodic review",
-}
 
 
 @dataclass(frozen=True)

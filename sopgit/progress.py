@@ -1,41 +1,31 @@
-"""Progress of long work on a terminal; silent when stderr is piped or captured.
+"""Progress of long work, reported to whoever listens (pure: no terminal here).
 
-The CLI switches it on once (`enable_if_terminal`); the code doing long work only
-calls `report` and `done`, which cost nothing when it is off.
+The code doing long work calls `report` and `done`, which cost nothing when nobody
+listens; the CLI plugs in a listener that draws a line on a terminal
+(sopgit.progress_line).
 """
 
 from __future__ import annotations
 
-import os
-import sys
-import time
-from typing import TextIO
+from collections.abc import Callable
 
-_stream: TextIO | None = None
-_last = 0.0
-INTERVAL = float(os.environ.get("SOPGIT_PROGRESS_INTERVAL", "0.1"))  # between redraws
+Listener = Callable[[str, int, str], None]  # (label, count, unit); count < 0: done
+
+_listener: Listener | None = None
 
 
-def enable_if_terminal(stream: TextIO | None = None) -> None:
-    global _stream
-    stream = stream or sys.stderr
-    _stream = stream if stream.isatty() else None
+def listen(listener: Listener | None) -> None:
+    global _listener
+    _listener = listener
 
 
 def report(label: str, count: int, unit: str) -> None:
-    """Redraw `LABEL COUNT UNIT` on one line, at most every INTERVAL seconds."""
-    global _last
-    if _stream is None:
-        return
-    now = time.monotonic()
-    if now - _last >= INTERVAL:
-        _last = now
-        _stream.write(f"\r{label} {count:,} {unit}\033[K")
-        _stream.flush()
+    """Tell the listener that LABEL has reached COUNT UNIT."""
+    if _listener is not None:
+        _listener(label, count, unit)
 
 
 def done() -> None:
-    """Clear the progress line."""
-    if _stream is not None:
-        _stream.write("\r\033[K")
-        _stream.flush()
+    """Tell the listener the long work is over."""
+    if _listener is not None:
+        _listener("", -1, "")

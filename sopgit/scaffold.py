@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import shutil
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sopgit.action import PINNED, ActionRef, resolve_action
-from sopgit.config import CONFIG_FILE, Config, Department, load_config
+from sopgit.config import CONFIG_FILE, load_config
 from sopgit.document import parse_document
 from sopgit.errors import RepoError, UsageError
 from sopgit.example import write_history
@@ -25,13 +24,12 @@ from sopgit.library import (
 )
 from sopgit.render import render
 from sopgit.resources import resource_dir
+from sopgit.settings import Config, Department
 from sopgit.textio import encode, read_text, safe_target, write_checked
 from sopgit.workspace import Library
 
 EXAMPLE_NAME = "Acme SOP Library"
 # A team slug never ends in "." (so "@acme/sre." at the end of a sentence is @acme/sre).
-GITHUB_HANDLE = re.compile(r"(?<![\w.])@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:/[\w.-]*[\w-])?")
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 TITLE_MAX = 120
 
 
@@ -85,13 +83,6 @@ def init_files(
         if not any(path.startswith(folder) for path in sops):
             files[f"{folder}.gitkeep"] = ""
     return files
-
-
-def owner_handles(owner: str) -> list[str]:
-    """The GitHub handles (@user, @org/team) and emails named in an owner field."""
-    emails = EMAIL.findall(owner)
-    rest = EMAIL.sub(" ", owner)
-    return GITHUB_HANDLE.findall(rest) + emails
 
 
 def codeowners(sops: dict[str, str], config: Config | None = None) -> str:

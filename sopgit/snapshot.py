@@ -14,8 +14,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sopgit.docformat import (
-    SEED_FORMAT,
-    Format,
     LegacyRow,
     legacy_rows,
     parse_date,
@@ -25,6 +23,7 @@ from sopgit.docformat import (
 )
 from sopgit.document import Document
 from sopgit.errors import DocumentError, UsageError
+from sopgit.formats import SEED_FORMAT, Format
 from sopgit.history import (
     History,
     HistoryRow,

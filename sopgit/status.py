@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sopgit.snapshot import Snapshot
+from sopgit.view import LibraryView
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class StatusRow:
         }
 
 
-def status_rows(snapshot: Snapshot, today: dt.date) -> list[StatusRow]:
+def status_rows(snapshot: LibraryView, today: dt.date) -> list[StatusRow]:
     rows = []
     for sop in snapshot.sops.values():
         version = snapshot.version(sop.sop_id)

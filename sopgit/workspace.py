@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sopgit.config import Config, load_config
+from sopgit.config import load_config
 from sopgit.gitrepo import GitRepo
+from sopgit.settings import Config
 
 
 @dataclass(frozen=True)

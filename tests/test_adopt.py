@@ -22,8 +22,9 @@ from conftest import commit_all, git, tree_state
 
 from sopgit.adopt import generalise
 from sopgit.config import load_config
-from sopgit.docformat import Format, HistoryFormat, loose_version, rewrite_history
+from sopgit.docformat import rewrite_history
 from sopgit.document import Document
+from sopgit.formats import Format, HistoryFormat, loose_version
 
 GOLDEN = Path(__file__).parent / "golden" / "adopt"
 TODAY = "2025-01-20"

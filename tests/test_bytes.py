@@ -17,8 +17,9 @@ from conftest import commit_all, git
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sopgit.docformat import SEED_FORMAT, read_document, update_sop
+from sopgit.docformat import read_document, update_sop
 from sopgit.document import REVISION_HISTORY, managed_region
+from sopgit.formats import SEED_FORMAT
 from sopgit.textio import decode, encode, split_lines
 
 SOPGIT = Path(sys.executable).parent / "sopgit"

@@ -27,9 +27,9 @@ from sopgit.changelog import (
     github_base,
     select,
 )
-from sopgit.config import DEFAULT_DEPARTMENTS
 from sopgit.model import Tag
 from sopgit.render import md_escape
+from sopgit.settings import DEFAULT_DEPARTMENTS
 
 GOLDEN = Path(__file__).parent / "golden"
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(1)>"

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sopgit.config import Config, load_config
+from sopgit.config import load_config
 from sopgit.errors import ConfigError
+from sopgit.settings import Config
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -9,15 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sopgit.docformat import SEED_FORMAT, update_sop
-from sopgit.document import (
-    REVISION_HISTORY,
-    managed_region,
-    parse_document,
-    set_frontmatter_value,
-    table_cell,
-)
+from sopgit.docformat import update_sop
+from sopgit.document import REVISION_HISTORY, managed_region, parse_document, set_frontmatter_value
 from sopgit.errors import DocumentError
+from sopgit.formats import SEED_FORMAT, table_cell
 
 SEED = """---
 title: Deployment Process

@@ -11,8 +11,9 @@ import pytest
 import yaml
 from conftest import commit_all, git, tree_state
 
-from sopgit.config import Config, load_config
+from sopgit.config import load_config
 from sopgit.document import parse_document
+from sopgit.settings import Config
 
 INIT_FILES = {
     "sopgit.toml",

@@ -22,7 +22,6 @@ from sopgit.commits import (
     parse_message,
     pull_request_number,
 )
-from sopgit.config import Config
 from sopgit.history import (
     TABLE_HEADER,
     TABLE_RULE,
@@ -36,6 +35,7 @@ from sopgit.history import (
 )
 from sopgit.model import Commit, FileChange, Tag
 from sopgit.release import _new_row, _tag_plan
+from sopgit.settings import Config
 from sopgit.snapshot import Sop
 from sopgit.versioning import (
     current_versions,
