@@ -278,7 +278,8 @@ def _resume(
     The ref transaction either never reached its commit (no ref moved: the release was
     not made) or did. git's files backend commits ref by ref, so a kill inside the
     commit can leave some refs moved and lock files (`<ref>.lock`) on the others: the
-    release is then made, and the remaining refs are moved here.
+    release is then made, and the remaining refs are moved here. The lock files the
+    killed transaction held (the refs', HEAD's) are removed.
     """
     wanted = {branch: new, **tags}
     listing = repo.run("for-each-ref", "--format=%(refname)%00%(objectname)", branch, "refs/tags")
@@ -289,6 +290,8 @@ def _resume(
     for ref in wanted:
         if ref not in moved:  # left by the killed transaction, which held them
             (common / f"{ref}.lock").unlink(missing_ok=True)
+    # Moving the checked-out branch locks HEAD too (for its reflog).
+    (repo.git_dir_path / "HEAD.lock").unlink(missing_ok=True)
     if not moved:
         return (
             "undid an interrupted release that had not been made: "

@@ -88,6 +88,7 @@ def leftovers(root: Path) -> list[str]:
     found = (
         [p.name for p in folder.iterdir() if p.name != "cache-v1.bin"] if folder.exists() else []
     )
+    found += [str(p) for p in (root / ".git").glob("*.lock")]
     found += [str(p) for p in (root / ".git" / "refs").rglob("*.lock")]
     return found + [p.name for p in root.rglob("*.sopgit-*")]
 
@@ -236,3 +237,25 @@ def test_releases_killed_at_random_moments_are_untouched_or_released(
     if report:
         rows = [{"exit": k[0], "outcome": k[1], "note": k[2], "runs": n} for k, n in counts.items()]
         Path(report).write_text(json.dumps(sorted(rows, key=str), indent=2) + "\n")
+
+
+def test_a_release_killed_inside_gits_ref_transaction_leaves_no_lock_behind(
+    drafts: Path, reference: dict, tmp_path: Path
+):
+    """A kill inside `update-ref --stdin` before its commit leaves git's lock files on
+    HEAD and the refs (as the random kills found); the next command removes them."""
+    root = tmp_path / "lib"
+    shutil.copytree(drafts, root, symlinks=True)
+    before = tree_state(root)
+    killed = sopgit_run(root, "release", "--date", DATE, env={FAULT_ENV: "journal"})
+    assert killed.returncode == -signal.SIGKILL
+    for lock in (".git/HEAD.lock", ".git/refs/heads/main.lock"):
+        (root / lock).write_text("")
+    (root / ".git/refs/tags/ENG-001").mkdir(parents=True)
+    (root / ".git/refs/tags/ENG-001/v1.0.0.lock").write_text("")
+
+    rerun = sopgit_run(root, "status")
+
+    assert rerun.stderr.startswith("sopgit: undid an interrupted release")
+    assert outcome(root, before, reference) == UNTOUCHED
+    assert_second_release_behaves(root, UNTOUCHED, reference)
