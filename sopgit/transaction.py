@@ -586,6 +586,7 @@ def _finish(
     step("files")
     index = repo.git_dir_path / "index"
     staged = work / "index.next"
+    (work / "index.next.lock").unlink(missing_ok=True)  # left by a killed update-index
     shutil.copyfile(index, staged)
     repo.run(
         "update-index",
