@@ -32,6 +32,7 @@ from sopgit.model import Commit, FileChange
 
 CACHE_FORMAT = 1
 FILE_NAME = "cache-v1.bin"
+TEMP_PREFIX = ".cache-"  # then the writer's pid: .cache-<pid>-<random>
 MAGIC = b"sopgit-cache\n"
 DIGEST = 32  # sha256
 
@@ -79,7 +80,8 @@ def write_cache(path: Path, key: str, head: str, commits: Iterable[Commit]) -> N
     payload = marshal.dumps((key, head, [_record(c) for c in commits]))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=".cache-", dir=path.parent)
+        _drop_orphans(path.parent)
+        fd, temporary = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(MAGIC + hashlib.sha256(payload).digest() + payload)
@@ -89,6 +91,26 @@ def write_cache(path: Path, key: str, head: str, commits: Iterable[Commit]) -> N
             raise
     except OSError:
         pass  # a read-only .git still runs, only without a cache
+
+
+def _drop_orphans(folder: Path) -> None:
+    """Remove temporary files whose writer is gone (killed between create and rename).
+
+    The writer's pid is in the name; a file of a live pid is another run's, in progress."""
+    for orphan in folder.glob(f"{TEMP_PREFIX}*"):
+        pid = orphan.name[len(TEMP_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or not _alive(int(pid)):
+            orphan.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _changes(changes: tuple[FileChange, ...]) -> tuple[tuple[str, str, str | None], ...]:
@@ -142,6 +164,8 @@ class CachedScan:
         self._key = key
         self._enabled = enabled and not repo.is_shallow_fast()
         self._path = cache_path(repo)
+        if self._enabled and self._path.parent.is_dir():
+            _drop_orphans(self._path.parent)
         self._kept: list[Commit] = []
         self._scan: HistoryScan | None = None
         cached = read_cache(self._path, key) if self._enabled else None

@@ -179,3 +179,26 @@ def test_no_cache_reads_and_writes_nothing(run, released, monkeypatch, tmp_path)
     assert len(history_scans(commands)) == 1
     assert "^" not in history_scans(commands)[0]
     assert (released / CACHE).stat().st_mtime_ns == stamp
+
+
+def test_a_killed_writers_temporary_file_is_removed_and_a_live_ones_kept(run, released):
+    """A writer killed between creating its temporary file and renaming it leaves the file;
+    the next run removes it, but never the file of a writer that is still running."""
+    import os
+    import subprocess
+    import sys
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    folder = released / CACHE.parent
+    orphan = folder / f".cache-{gone.stdout.strip()}-abc123"
+    in_progress = folder / f".cache-{os.getpid()}-def456"
+    orphan.write_bytes(b"half a cache")
+    in_progress.write_bytes(b"being written")
+    status(run, released)
+    assert not orphan.exists()
+    assert in_progress.read_bytes() == b"being written"
