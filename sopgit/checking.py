@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +14,6 @@ from sopgit.library import is_sop_path, linked_sops, relative_to_root, sop_files
 from sopgit.lint import (
     Diagnostic,
     LibraryFacts,
-    check_document,
     check_text,
     duplicate_map,
     identify,
@@ -25,7 +24,7 @@ from sopgit.versioning import current_versions
 from sopgit.workspace import Library
 
 if TYPE_CHECKING:
-    from sopgit.snapshot import Sop
+    pass
 
 
 @dataclass(frozen=True)
@@ -102,43 +101,6 @@ def check_library(
     if overdue_on is not None:
         diagnostics += overdue_reviews(lib, set(targets), overdue_on)
     return CheckResult(tuple(sorted([*targets, *linked])), tuple(diagnostics))
-
-
-def sop_errors(
-    lib: Library,
-    sops: Mapping[str, Sop],
-    tag_names: Iterable[str],
-    only: Iterable[str] | None = None,
-) -> dict[str, str]:
-    """SOP id -> the first error `check` finds in it, for the SOPs that parsed (release
-    refuses those), or just those ONLY names. The library-wide facts come from SOPS and
-    TAG_NAMES, read once."""
-    config, fmt = lib.config, lib.config.format
-    status_key = fmt.key("status")
-    facts = LibraryFacts(
-        config=config,
-        exists=lambda relative: (lib.root / relative).exists(),
-        id_paths=duplicate_map((s.path, s.sop_id) for s in sops.values()),
-        retired={
-            s.path: s.sop_id
-            for s in sops.values()
-            if status_key and s.doc is not None and s.doc.meta.get(status_key) == "retired"
-        },
-        released={
-            sop_id: str(version)
-            for sop_id, version in current_versions(
-                tag_names, config.tag_format, fmt.id_pattern
-            ).items()
-        },
-    )
-    found = {}
-    for sop in sops.values() if only is None else [sops[i] for i in only]:
-        if sop.doc is None:
-            continue
-        errors = [d for d in check_document(sop.doc, facts) if d.severity == "error"]
-        if errors:
-            found[sop.sop_id] = f"{sop.path}:{errors[0].line}: {errors[0].message}"
-    return found
 
 
 def overdue_reviews(lib: Library, paths: set[str], today: dt.date) -> list[Diagnostic]:

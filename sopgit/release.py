@@ -342,7 +342,7 @@ def _encoded(text: str | bytes) -> bytes:
 def refuse_check_errors(snapshot: Snapshot, plan: ReleasePlan) -> None:
     """Refuse (exit 1) to release an SOP that `sopgit check` finds errors in, naming
     each such SOP with its first error."""
-    from sopgit.checking import sop_errors
+    from sopgit.snapshot import sop_errors
 
     errors = snapshot.errors
     if errors is None:

@@ -35,7 +35,9 @@ from sopgit.history import (
 )
 from sopgit.library import SopFile, sop_files
 from sopgit.lifecycle import REVIEW_TRAILER, Event, events, interval_for, next_review
+from sopgit.lint import LibraryFacts, check_document, duplicate_map
 from sopgit.textio import read_text
+from sopgit.versioning import current_versions
 from sopgit.workspace import Library
 
 if TYPE_CHECKING:
@@ -286,8 +288,6 @@ def load_snapshot(
     sops = read_sops(lib, overlay=overlay)  # while git log runs
     errors = None
     if check:
-        from sopgit.checking import sop_errors
-
         errors = sop_errors(lib, sops, [t.name for t in tags])  # git log still runs
     commits = scan.result() if scan else []
     legacy = legacy_of(sops.values(), lib.config.format)
@@ -337,3 +337,40 @@ def load_one(lib: Library, sop_id: str) -> tuple[Sop, SopVersion]:
         with_stated_since(lib, legacy, [sop])
     history = History.build(lib.config, commits, tags, {sop.path: wanted}, head, legacy=legacy)
     return sop, history.version(wanted)
+
+
+def sop_errors(
+    lib: Library,
+    sops: Mapping[str, Sop],
+    tag_names: Iterable[str],
+    only: Iterable[str] | None = None,
+) -> dict[str, str]:
+    """SOP id -> the first error `check` finds in it, for the SOPs that parsed (release
+    refuses those), or just those ONLY names. The library-wide facts come from SOPS and
+    TAG_NAMES, read once."""
+    config, fmt = lib.config, lib.config.format
+    status_key = fmt.key("status")
+    facts = LibraryFacts(
+        config=config,
+        exists=lambda relative: (lib.root / relative).exists(),
+        id_paths=duplicate_map((s.path, s.sop_id) for s in sops.values()),
+        retired={
+            s.path: s.sop_id
+            for s in sops.values()
+            if status_key and s.doc is not None and s.doc.meta.get(status_key) == "retired"
+        },
+        released={
+            sop_id: str(version)
+            for sop_id, version in current_versions(
+                tag_names, config.tag_format, fmt.id_pattern
+            ).items()
+        },
+    )
+    found = {}
+    for sop in sops.values() if only is None else [sops[i] for i in only]:
+        if sop.doc is None:
+            continue
+        errors = [d for d in check_document(sop.doc, facts) if d.severity == "error"]
+        if errors:
+            found[sop.sop_id] = f"{sop.path}:{errors[0].line}: {errors[0].message}"
+    return found
