@@ -31,7 +31,12 @@ def register(group: click.Group) -> None:
 @click.option(
     "--version", "wanted", metavar="V", help="The version (default: the current one); pending."
 )
-@format_option("html", "pdf", default="html", help='html or pdf (needs pip install "sopgit[pdf]").')
+@format_option(
+    "html",
+    "pdf",
+    default=None,
+    help='html or pdf (needs pip install "sopgit[pdf]"); default: as --output ends, else html.',
+)
 @click.option("--output", "-o", metavar="FILE|DIR", help="Where to write (default: ID-vV.html).")
 @click.option("--all", "everything", is_flag=True, help="Every effective SOP and an index.")
 @click.pass_context
@@ -39,11 +44,12 @@ def export(
     ctx: click.Context,
     sop_id: str | None,
     wanted: str | None,
-    fmt: str,
+    fmt: str | None,
     output: str | None,
     everything: bool,
 ) -> None:
     """Write a controlled copy of an SOP version: cover, signatures, history, text as released."""
+    fmt = fmt or ("pdf" if output and output.lower().endswith(".pdf") else "html")
     from sopgit.errors import UsageError
     from sopgit.export import file_name, gather
     from sopgit.snapshot import load_snapshot

@@ -34,7 +34,7 @@ class FormatChoice(click.Choice):  # type: ignore[type-arg]
         return super().convert(value, param, ctx)
 
 
-def format_option(*choices: str, default: str = "text", help: str | None = None) -> Any:
+def format_option(*choices: str, default: str | None = "text", help: str | None = None) -> Any:
     """The --format option of a command that reports, in the shared vocabulary."""
     names = ", ".join(choices)
     return click.option(
@@ -42,7 +42,7 @@ def format_option(*choices: str, default: str = "text", help: str | None = None)
         "fmt",
         type=FormatChoice(*choices),
         default=default,
-        show_default=True,
+        show_default=default is not None,
         help=help or f"One of {names}{' (md for short)' if 'markdown' in choices else ''}.",
     )
 

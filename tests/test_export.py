@@ -131,6 +131,15 @@ def test_pdf_copy_shows_cover_signatures_history_and_binding_on_every_page(appro
     assert "Ring the" in body
 
 
+def test_the_format_follows_the_output_name_when_none_is_given(approved, run):
+    """-o copy.pdf writes a PDF and -o copy.html a page: never HTML bytes in a .pdf file."""
+    pdf, page = approved.parent / "copy.pdf", approved.parent / "copy.html"
+    sopgit(run, approved, "export", "ENG-001", "-o", str(pdf))
+    sopgit(run, approved, "export", "ENG-001", "-o", str(page))
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    assert page.read_bytes().lstrip().lower().startswith(b"<!doctype html")
+
+
 def test_a_superseded_version_carries_the_watermark_on_every_page(approved, run):
     out = approved.parent / "old.pdf"
     sopgit(
