@@ -30,6 +30,7 @@ from sopgit.cli_support import (
 
 if TYPE_CHECKING:
     from sopgit.checking import CheckResult
+    from sopgit.release import ReleasePlan
 
 
 class SopgitGroup(click.Group):
@@ -465,62 +466,54 @@ def release(
 
     Refused (exit 1) when an approval that [approval] requires is missing.
     """
-    from sopgit.errors import UsageError
-    from sopgit.release import (
-        apply_release,
-        bump_option,
-        plan_release,
-        preflight,
-        push_release,
-        release_lock,
-    )
-    from sopgit.snapshot import load_snapshot
+    from sopgit.release import bump_option
+    from sopgit.release_command import ReleaseOptions, run_release
 
-    lib = library(ctx)
     release_date = date_option(date)
     force = bump_option(major, minor, patch)
     if allow_unapproved != bool(reason and reason.strip()):
         raise click.UsageError("--allow-unapproved and --reason TEXT go together")
-    from sopgit.rounds import github_client, outcomes, unattributed_warning
-
-    with release_lock(lib.repo):
-        snapshot = load_snapshot(lib, check=True)
-        wanted = [snapshot.sop(i).sop_id for i in sop_ids] or list(snapshot.sops)
-        client = github_client(lib, github_token)
-        approvals = outcomes(snapshot, wanted, client)
-        if warning := unattributed_warning(approvals, client):
-            echo(f"sopgit: {warning}", err=True)
-        plan = plan_release(
-            snapshot,
-            list(sop_ids),
-            force_bump=force,
-            message=message,
-            date=release_date,
-            approvals=approvals,
-            allow_unapproved=reason if allow_unapproved else None,
-        )
-        preflight(snapshot, plan, allow_branch)
-        if push and lib.config.remote not in lib.repo.remotes():
-            raise UsageError(
-                f"remote '{lib.config.remote}' (sopgit.toml [library] remote) is not a "
-                "configured git remote; add it with 'git remote add' or fix the name"
-            )
-        if dry_run:
-            for update in plan.updates:
-                echo(update.diff())
-            echo("commit:\n" + _indent(plan.commit_message))
-            for tag in plan.tags:
-                echo(f"tag {tag.name}:\n" + _indent(tag.message))
-            return
-        commit = apply_release(snapshot, plan, sign=sign)
-    for tag in plan.tags:
-        echo(f"{tag.sop_id} {tag.previous or '-'} -> {tag.version} ({tag.bump})  tag {tag.name}")
-    echo(f"release commit {commit[:10]}", err=True)
-    if push:
-        push_release(snapshot, plan)
+    options = ReleaseOptions(
+        date=release_date,
+        sop_ids=sop_ids,
+        force_bump=force,
+        message=message,
+        dry_run=dry_run,
+        push=push,
+        sign=sign,
+        allow_branch=allow_branch,
+        allow_unapproved=reason if allow_unapproved else None,
+        github_token=github_token,
+    )
+    result = run_release(
+        ctx.obj["cwd"], options, use_cache=not ctx.obj["no_cache"], listener=_ReleaseEcho()
+    )
+    if result.dry_run:
+        for update in result.plan.updates:
+            echo(update.diff())
+        echo("commit:\n" + _indent(result.plan.commit_message))
+        for tag in result.plan.tags:
+            echo(f"tag {tag.name}:\n" + _indent(tag.message))
+        return
+    if result.pushed:
         echo(
-            f"pushed {snapshot.branch} and {len(plan.tags)} tag(s) to {lib.config.remote}", err=True
+            f"pushed {result.branch} and {len(result.plan.tags)} tag(s) to {result.remote}",
+            err=True,
         )
+
+
+class _ReleaseEcho:
+    """Prints what a release says while it runs: warnings, then the tags it made."""
+
+    def notice(self, text: str) -> None:
+        echo(text, err=True)
+
+    def released(self, plan: ReleasePlan, commit: str) -> None:
+        for tag in plan.tags:
+            echo(
+                f"{tag.sop_id} {tag.previous or '-'} -> {tag.version} ({tag.bump})  tag {tag.name}"
+            )
+        echo(f"release commit {commit[:10]}", err=True)
 
 
 def _indent(text: str) -> str:

@@ -51,25 +51,12 @@ FORMATS = FormatChoice("text", "json")
 
 
 def library(ctx: click.Context, *, recover: bool = True) -> Library:
-    """The library of -C; outside one (no sopgit.toml and no SOP folder), a usage error.
-    First, a release that a killed sopgit left unfinished is finished or undone (one
-    line on stderr says which); git hooks skip that (RECOVER)."""
-    from sopgit.config import CONFIG_FILE
-    from sopgit.errors import UsageError
-    from sopgit.workspace import open_library
+    """The library of -C (see sopgit.workspace.open_sop_library)."""
+    from sopgit.workspace import open_sop_library
 
-    lib = open_library(ctx.obj["cwd"], use_cache=not ctx.obj.get("no_cache", False))
-    if not (lib.root / CONFIG_FILE).is_file() and not (lib.root / lib.config.root).is_dir():
-        raise UsageError(
-            f"is not a sopgit library (no {CONFIG_FILE}, no {lib.config.root}/ folder); "
-            "run 'sopgit init' there, or give -C LIBRARY",
-            lib.root,
-        )
-    if recover:
-        from sopgit.transaction import recover as finish_interrupted
-
-        finish_interrupted(lib.repo)
-    return lib
+    return open_sop_library(
+        ctx.obj["cwd"], use_cache=not ctx.obj.get("no_cache", False), recover=recover
+    )
 
 
 def colour_enabled() -> bool:
