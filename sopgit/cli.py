@@ -445,6 +445,11 @@ def history(ctx: click.Context, sop_id: str, fmt: str) -> None:
 )
 @click.option("--reason", help="Why --allow-unapproved: recorded in the tag.")
 @click.option("--github-token", help="Read pull request reviews with this token ($GITHUB_TOKEN).")
+@click.option(
+    "--fail-if-empty",
+    is_flag=True,
+    help="Exit 1 when no SOP has pending changes (default: say so and exit 0).",
+)
 @click.pass_context
 def release(
     ctx: click.Context,
@@ -461,10 +466,12 @@ def release(
     allow_unapproved: bool,
     reason: str | None,
     github_token: str | None,
+    fail_if_empty: bool,
 ) -> None:
     """Cut versions: update the files, make one commit and one annotated tag per SOP.
 
-    Refused (exit 1) when an approval that [approval] requires is missing.
+    Refused (exit 1) when an approval that [approval] requires is missing. With nothing
+    pending it says "nothing to release" and exits 0 (1 with --fail-if-empty).
     """
     from sopgit.release import bump_option
     from sopgit.release_command import ReleaseOptions, run_release
@@ -484,10 +491,16 @@ def release(
         allow_branch=allow_branch,
         allow_unapproved=reason if allow_unapproved else None,
         github_token=github_token,
+        fail_if_empty=fail_if_empty,
     )
     result = run_release(
         ctx.obj["cwd"], options, use_cache=not ctx.obj["no_cache"], listener=_ReleaseEcho()
     )
+    if result.plan is None:
+        from sopgit.release_command import NOTHING_TO_RELEASE
+
+        echo(NOTHING_TO_RELEASE, err=True)
+        return
     if result.dry_run:
         for update in result.plan.updates:
             echo(update.diff())

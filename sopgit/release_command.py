@@ -50,18 +50,23 @@ class ReleaseOptions:
     allow_branch: bool = False
     allow_unapproved: str | None = None  # the reason, when the policy may be overridden
     github_token: str | None = None
+    fail_if_empty: bool = False  # nothing pending is a refusal (exit 1), not a success
 
 
 @dataclass(frozen=True)
 class ReleaseResult:
-    """What a release did (or, for a dry run, would do)."""
+    """What a release did (or, for a dry run, would do); PLAN is None when nothing was
+    pending, so nothing was released."""
 
-    plan: ReleasePlan
-    branch: str
+    plan: ReleasePlan | None
+    branch: str | None
     remote: str
     dry_run: bool
     commit: str | None = None  # the release commit (None for a dry run)
     pushed: bool = False
+
+
+NOTHING_TO_RELEASE = "nothing to release: no SOP has changes since its last release"
 
 
 def run_release(
@@ -72,7 +77,7 @@ def run_release(
     listener: ReleaseListener | None = None,
 ) -> ReleaseResult:
     """Cut the versions OPTIONS asks for in the library at ROOT; see `sopgit release`."""
-    from sopgit.errors import UsageError
+    from sopgit.errors import PolicyError, UsageError
     from sopgit.release import apply_release, plan_release, preflight, push_release, release_lock
     from sopgit.rounds import github_client, outcomes, unattributed_warning
     from sopgit.snapshot import load_snapshot
@@ -82,6 +87,12 @@ def run_release(
     lib = open_sop_library(root, use_cache=use_cache)
     with release_lock(lib.repo):
         snapshot = load_snapshot(lib, check=True)
+        if not options.sop_ids and not any(
+            snapshot.version(sop_id).pending for sop_id in snapshot.sops
+        ):
+            if options.fail_if_empty:
+                raise PolicyError(f"{NOTHING_TO_RELEASE} (--fail-if-empty)")
+            return ReleaseResult(None, snapshot.branch, lib.config.remote, options.dry_run)
         wanted = [snapshot.sop(i).sop_id for i in options.sop_ids] or list(snapshot.sops)
         client = github_client(lib, options.github_token)
         approvals = outcomes(snapshot, wanted, client)

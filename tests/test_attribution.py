@@ -22,7 +22,7 @@ def release(root: Path, day: str) -> bool:
     """`sopgit release`; False when it had nothing to cut or check refused it (a merge
     may keep a branch's text, whose version key is older than main's last release)."""
     result = CliRunner().invoke(cli, ["-C", str(root), "release", "--date", day])
-    if "nothing to cut" in result.output or "'sopgit check' finds errors" in result.output:
+    if "nothing to release" in result.output or "'sopgit check' finds errors" in result.output:
         return False
     assert result.exit_code == 0, result.output + str(result.exception)
     return True

@@ -156,8 +156,9 @@ def assert_second_release_behaves(root: Path, result: str, released: dict) -> No
         assert again.returncode == 0, again.stderr
         assert tree_state(root) == released  # the very release, to the object ids
     else:
-        assert again.returncode == 2
-        assert again.stderr == "sopgit: no SOP has changes since its last release; nothing to cut\n"
+        assert again.returncode == 0
+        assert again.stdout == ""
+        assert again.stderr == "nothing to release: no SOP has changes since its last release\n"
     assert leftovers(root) == []
 
 

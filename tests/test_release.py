@@ -273,7 +273,7 @@ def test_bumps_follow_the_commit_messages(released, run):
     assert ops[-1] == "| 1.1.0 | 2025-05-02 | Add a kickoff call | Ana Ruiz |  |"
     assert "Bump: major\n" in tag_message(released, "ENG-004/v2.0.0")
     sopgit(run, released, "check")
-    refused(run, released, "--date", "2025-05-03", says="nothing to cut")
+    assert nothing_to_release(run, released, "--date", "2025-05-03")
 
 
 @pytest.mark.parametrize(
@@ -687,9 +687,52 @@ def test_a_hand_made_lightweight_tag_is_not_dated_1970(released, run):
     assert review is None or review >= "2026-01-01"
 
 
-def test_refuses_when_nothing_is_pending(released, run):
+def nothing_to_release(run, root: Path, *args: str) -> bool:
+    """`release ARGS` says "nothing to release" on stderr, prints nothing else, exits 0."""
+    result = sopgit(run, root, "release", *args)
+    assert result.stdout == ""
+    assert result.stderr == "nothing to release: no SOP has changes since its last release\n"
+    return True
+
+
+@pytest.mark.parametrize("args", [(), ("--dry-run",), ("--push",)])
+def test_nothing_pending_is_nothing_to_release_exit_0(released, run, tmp_path, args):
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(released, "remote", "add", "origin", str(remote))
     before = tree_state(released)
-    refused(run, released, "--date", "2025-05-01", says="nothing to cut")
+
+    assert nothing_to_release(run, released, "--date", "2025-05-01", *args)
+
+    assert tree_state(released) == before
+    assert git(remote, "for-each-ref") == ""  # nothing pushed
+    assert no_lock(released)
+
+
+def test_fail_if_empty_makes_nothing_to_release_exit_1(released, run):
+    before = tree_state(released)
+
+    result = sopgit(run, released, "release", "--fail-if-empty", "--date", "2025-05-01", expect=1)
+
+    assert result.stdout == ""
+    assert result.stderr == (
+        "sopgit: nothing to release: no SOP has changes since its last release (--fail-if-empty)\n"
+    )
+    assert tree_state(released) == before
+    assert no_lock(released)
+
+
+def test_fail_if_empty_with_something_pending_releases(released, run):
+    change(released, ENG_001, "fix(ENG-001): typo")
+
+    result = sopgit(run, released, "release", "--fail-if-empty", "--date", "2025-05-01")
+
+    assert result.stdout == "ENG-001 1.0.0 -> 1.0.1 (patch)  tag ENG-001/v1.0.1\n"
+    assert "ENG-001/v1.0.1" in tags(released)
+
+
+def test_naming_an_sop_without_pending_changes_is_still_refused(released, run):
+    before = tree_state(released)
     refused(run, released, "ENG-001", "--date", "2025-05-01", says="nothing to cut")
     assert tree_state(released) == before
     assert no_lock(released)
