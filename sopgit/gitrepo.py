@@ -434,7 +434,11 @@ class GitRepo:
         return found
 
     def is_dirty(self) -> bool:
-        return bool(self.run("status", "--porcelain", "--untracked-files=no").strip())
+        # --no-optional-locks: status takes no index.lock to refresh the index, so a
+        # sopgit killed during this check leaves no lock behind.
+        return bool(
+            self.run("--no-optional-locks", "status", "--porcelain", "--untracked-files=no").strip()
+        )
 
     def identity(self) -> Identity | None:
         try:
