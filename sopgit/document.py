@@ -108,24 +108,61 @@ class _CheckedLoader(
             self.depth -= 1
 
 
-if hasattr(yaml, "CParser"):
+_CParser: Any
+try:  # libyaml, when PyYAML was built with it
+    from yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined,no-redef]
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    _CParser = None
 
-    class _FastLoader(yaml.CParser, _StrictConstruction, yaml.resolver.Resolver):  # type: ignore[misc,name-defined]
+if _CParser is not None:
+
+    class _FastLoader(_CParser, _StrictConstruction, yaml.resolver.Resolver):  # type: ignore[misc]
+        """libyaml's parser, for YAML without anchors, aliases or deep flow nesting (see
+        _needs_checks); the nesting of blocks is measured on the composed nodes before
+        anything is constructed."""
+
         def __init__(self, stream: str) -> None:
-            yaml.CParser.__init__(self, stream)  # type: ignore[attr-defined]
+            _CParser.__init__(self, stream)
             _StrictConstruction.__init__(self)
             yaml.resolver.Resolver.__init__(self)
+
+        def get_single_data(self) -> Any:
+            node = self.get_single_node()
+            if node is None:
+                return None
+            _refuse_deep(node)
+            return self.construct_document(node)
 
     FAST_LOADER: type | None = _FastLoader
 else:  # pragma: no cover - PyYAML without libyaml
     FAST_LOADER = None
 
 
+def _refuse_deep(root: yaml.Node) -> None:
+    """YamlRefused when ROOT nests deeper than MAX_DEPTH (as the checked parser counts)."""
+    level: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while level:
+        node, depth = level.pop()
+        if depth > MAX_DEPTH:
+            raise YamlRefused(f"nests deeper than {MAX_DEPTH} levels", node.start_mark)
+        if isinstance(node, yaml.SequenceNode):
+            level.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                level.extend(((key, depth + 1), (value, depth + 1)))
+
+
 def _needs_checks(source: str) -> bool:
     """Could SOURCE hold an anchor, an alias or deep flow nesting? (A cheap look; when in
-    doubt the checked parser reads it.)"""
+    doubt the checked parser reads it, as it does text libyaml cannot take: bytes that
+    were not UTF-8.)"""
     if "&" in source or "*" in source:
         return True
+    if not source.isascii():
+        try:
+            source.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
     depth = deepest = 0
     for char in source:
         if char in "[{":

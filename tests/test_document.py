@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sopgit.docformat import update_sop
-from sopgit.document import REVISION_HISTORY, managed_region, parse_document, set_frontmatter_value
+from sopgit.document import (
+    FAST_LOADER,
+    REVISION_HISTORY,
+    _CheckedLoader,
+    managed_region,
+    parse_document,
+    set_frontmatter_value,
+)
 from sopgit.errors import DocumentError
 from sopgit.formats import SEED_FORMAT, table_cell
 
@@ -138,6 +145,48 @@ def test_yaml_is_loaded_safely():
     text = "---\ntitle: !!python/object/apply:os.system ['echo hacked']\n---\n"
     with pytest.raises(DocumentError):
         parse_document(text)
+
+
+def test_libyaml_reads_frontmatter_when_pyyaml_has_it():
+    import yaml
+
+    assert (FAST_LOADER is not None) == yaml.__with_libyaml__
+
+
+BLOCK_NESTED = "".join("  " * i + f"k{i}:\n" for i in range(40)) + "  " * 40 + "x: 1\n"
+REFUSED = [
+    (BLOCK_NESTED, "deeper than 32"),
+    ("title: a\ntitle: b\n", "key 'title' twice"),
+    ("a: " + "[" * 40 + "]" * 40 + "\n", "deeper than 32"),
+]
+
+
+@pytest.mark.parametrize(("source", "words"), REFUSED)
+def test_both_yaml_parsers_refuse_the_same_frontmatter(source: str, words: str):
+    import yaml
+
+    for loader_class in [_CheckedLoader] + ([FAST_LOADER] if FAST_LOADER else []):
+        with pytest.raises(yaml.YAMLError, match=words):
+            loader_class(source).get_single_data()
+    with pytest.raises(DocumentError, match=words):
+        parse_document(f"---\n{source}---\n", "sops/x.md")
+
+
+def test_an_anchor_never_reaches_libyaml():
+    with pytest.raises(DocumentError, match="anchor or alias"):
+        parse_document("---\na: &x [1]\nb: *x\n---\n", "sops/x.md")
+
+
+def test_both_yaml_parsers_read_the_same_values():
+    source = (
+        "title: A & B\nsop_id: ENG-001\nlastUpdated: 2024-02-30\nday: 2024-02-28\n"
+        "tags: ['a', b]\nowner: {team: ops, n: [1, 2.5, null, true]}\n"
+    )
+    plain = source.replace(" & ", " and ")
+    for text in (source, plain):
+        values = [loader(text).get_single_data() for loader in (_CheckedLoader, FAST_LOADER)]
+        assert values[0] == values[1] or FAST_LOADER is None
+    assert _CheckedLoader(plain).get_single_data()["lastUpdated"] == "2024-02-30"
 
 
 def test_managed_region_requires_one_pair_of_markers():
