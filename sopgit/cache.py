@@ -25,12 +25,13 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from sopgit.errors import RepoError
 from sopgit.gitrepo import SCAN_ARGS, GitRepo, HistoryScan
 from sopgit.model import Commit, FileChange
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: (key, (head, records)), as write_kept stores any value
 FILE_NAME = "cache-v1.bin"
 TEMP_PREFIX = ".cache-"  # then the writer's pid: .cache-<pid>-<random>
 MAGIC = b"sopgit-cache\n"
@@ -56,6 +57,24 @@ def cache_path(repo: GitRepo) -> Path:
 def read_cache(path: Path, key: str) -> tuple[str, list[Commit]] | None:
     """(head, commits) from the cache file, or None when it is missing, damaged or not
     written for KEY."""
+    kept: Any = read_kept(path, key)
+    if kept is None:
+        return None
+    try:
+        head, records = kept
+        return head, [_commit(r) for r in records]
+    except (ValueError, TypeError):
+        return None
+
+
+def write_cache(path: Path, key: str, head: str, commits: Iterable[Commit]) -> None:
+    """Replace the cache file whole; a failure to write leaves no cache, never a bad one."""
+    write_kept(path, key, (head, [_record(c) for c in commits]))
+
+
+def read_kept(path: Path, key: str) -> object | None:
+    """The value write_kept stored in PATH under KEY; None when the file is missing,
+    damaged (checksum), or was written for another key."""
     try:
         data = path.read_bytes()
     except OSError:
@@ -67,17 +86,16 @@ def read_cache(path: Path, key: str) -> tuple[str, list[Commit]] | None:
     if hashlib.sha256(payload).digest() != data[len(MAGIC) : start]:
         return None
     try:
-        stored_key, head, records = marshal.loads(payload)
-        if stored_key != key:
-            return None
-        return head, [_commit(r) for r in records]
+        stored_key, value = marshal.loads(payload)
     except (ValueError, TypeError, EOFError):
         return None
+    return value if stored_key == key else None
 
 
-def write_cache(path: Path, key: str, head: str, commits: Iterable[Commit]) -> None:
-    """Replace the cache file whole; a failure to write leaves no cache, never a bad one."""
-    payload = marshal.dumps((key, head, [_record(c) for c in commits]))
+def write_kept(path: Path, key: str, value: Any) -> None:
+    """Replace PATH whole with VALUE (plain values marshal can write) under KEY, through a
+    temporary file and a rename; a failure to write leaves no file, never a bad one."""
+    payload = marshal.dumps((key, value))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _drop_orphans(path.parent)

@@ -324,11 +324,11 @@ def _print_check(result: CheckResult, fmt: str) -> None:
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
     """One row per SOP: version, state, pending bump and next version, review due."""
-    from sopgit.snapshot import load_snapshot
-    from sopgit.status import status_rows
+    from sopgit.status import dated
+    from sopgit.status_cache import library_status
 
-    snapshot = load_snapshot(library(ctx))
-    rows = status_rows(snapshot, today())
+    snapshot = library_status(library(ctx))
+    rows = dated(snapshot.rows, today())
     if fmt == "json":
         echo_json(json.dumps([row.as_dict() for row in rows], indent=2))
         return

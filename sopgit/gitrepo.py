@@ -482,6 +482,26 @@ class GitRepo:
         raw = self.run_bytes("for-each-ref", f"--format={TAG_FORMAT}", pattern)
         return parse_tags(raw.decode("utf-8", errors="replace"))
 
+    def tag_ids(self) -> list[tuple[str, str]]:
+        """(ref name, object id) of every tag: what names each tag's content, since an
+        annotated tag's object id names its target, tagger and message (no tag is read)."""
+        raw = self.run_bytes("for-each-ref", "--format=%(refname)%00%(objectname)", "refs/tags")
+        text = raw.decode("utf-8", errors="replace")  # a ref name holds no newline
+        return [(n, o) for n, _, o in (r.partition("\0") for r in text.split("\n") if r)]
+
+    def tags_and_ids(self) -> tuple[list[Tag], list[tuple[str, str]]]:
+        """tags() and tag_ids() of one and the same listing."""
+        raw = self.run_bytes(
+            "for-each-ref", f"--format=%(refname)%00%(objectname)%00{TAG_FORMAT}", "refs/tags"
+        )
+        tokens = raw.decode("utf-8", errors="replace").split("\0")
+        size = TAG_FIELDS + 2
+        ids = [
+            (tokens[i].lstrip("\n"), tokens[i + 1]) for i in range(0, len(tokens) - size + 1, size)
+        ]
+        rest = [t for i, t in enumerate(tokens) if i % size >= 2]
+        return parse_tags("\0".join(rest)), ids
+
     def parents_outside(self, targets: Iterable[str]) -> dict[str, tuple[str, ...]]:
         """Parents of the commits reachable from TARGETS but not from HEAD (one process)."""
         wanted = sorted(set(targets))

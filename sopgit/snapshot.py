@@ -36,6 +36,7 @@ from sopgit.history import (
 from sopgit.library import SopFile, sop_files
 from sopgit.lifecycle import REVIEW_TRAILER, Event, events, interval_for, next_review
 from sopgit.lint import LibraryFacts, check_document, duplicate_map
+from sopgit.model import Tag
 from sopgit.textio import read_text
 from sopgit.versioning import current_versions
 from sopgit.workspace import Library
@@ -277,15 +278,18 @@ def load_snapshot(
     overlay: Mapping[str, str] | None = None,
     *,
     check: bool = False,
+    files: list[SopFile] | None = None,
+    tags: list[Tag] | None = None,
 ) -> Snapshot:
     """The library at HEAD; or at commit HEAD (not checked out: made, no ref moved yet)
     whose files differ from the work tree's by OVERLAY (path -> text). With CHECK, each
-    SOP's first check error too, found while git log runs (release refuses those)."""
+    SOP's first check error too, found while git log runs (release refuses those).
+    FILES and TAGS, when given, are the SOP files and tags already read."""
     repo = lib.repo
     head = head or repo.head_commit()
     scan = start_scan(lib, head) if head else None
-    tags = repo.tags()
-    sops = read_sops(lib, overlay=overlay)  # while git log runs
+    tags = repo.tags() if tags is None else tags
+    sops = read_sops(lib, files, overlay=overlay)  # while git log runs
     errors = None
     if check:
         errors = sop_errors(lib, sops, [t.name for t in tags])  # git log still runs

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
-from sopgit.view import LibraryView
+if TYPE_CHECKING:
+    from sopgit.view import LibraryView
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,21 @@ class StatusRow:
 
 
 def status_rows(snapshot: LibraryView, today: dt.date) -> list[StatusRow]:
+    return dated(undated_rows(snapshot), today)
+
+
+def dated(rows: list[StatusRow], today: dt.date) -> list[StatusRow]:
+    """ROWS with an effective SOP whose review fell due by TODAY in state review-due."""
+    return [
+        replace(r, state="review-due")
+        if r.state == "effective" and r.review_due is not None and r.review_due <= today.isoformat()
+        else r
+        for r in rows
+    ]
+
+
+def undated_rows(snapshot: LibraryView) -> list[StatusRow]:
+    """The rows as on any day: an SOP whose review may be due is still `effective`."""
     rows = []
     for sop in snapshot.sops.values():
         version = snapshot.version(sop.sop_id)
@@ -51,8 +67,6 @@ def status_rows(snapshot: LibraryView, today: dt.date) -> list[StatusRow]:
             state = "draft"
         elif version.pending:
             state = "changed"
-        elif review_due is not None and review_due <= today.isoformat():
-            state = "review-due"
         else:
             state = "effective"
         rows.append(

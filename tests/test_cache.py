@@ -12,6 +12,7 @@ from conftest import commit_all, git
 
 ENG1 = "sops/engineering/ENG-001-deployment-process.md"
 CACHE = Path(".git/sopgit/cache-v1.bin")
+ROWS = Path(".git/sopgit/status-v1.bin")  # status's kept rows
 
 
 def traced(run, root: Path, monkeypatch, tmp_path: Path, *args: str) -> tuple[str, list[str]]:
@@ -57,7 +58,7 @@ def test_an_unchanged_repository_is_answered_from_the_cache(run, released, monke
     warm, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
     assert history_scans(commands) == []  # HEAD is where it was: no git log at all
     assert warm == cold
-    assert [p.name for p in (released / CACHE).parent.iterdir()] == [CACHE.name]
+    assert sorted(p.name for p in (released / CACHE).parent.iterdir()) == [CACHE.name, ROWS.name]
 
 
 def test_after_new_commits_only_they_are_scanned(run, released, monkeypatch, tmp_path):
@@ -149,6 +150,7 @@ def test_a_damaged_cache_is_rebuilt(run, released, monkeypatch, tmp_path, damage
     before = status(run, released)
     path = released / CACHE
     path.write_bytes(damage(path.read_bytes()))
+    (released / ROWS).unlink()  # else status answers from its kept rows, never reading CACHE
     warm, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
     assert len(history_scans(commands)) == 1
     assert json.loads(warm) == before
@@ -202,3 +204,107 @@ def test_a_killed_writers_temporary_file_is_removed_and_a_live_ones_kept(run, re
     status(run, released)
     assert not orphan.exists()
     assert in_progress.read_bytes() == b"being written"
+
+
+# --- status's kept rows: read when nothing they depend on changed -------------------------
+
+
+def full_tag_listings(commands: list[str]) -> list[str]:
+    return [c for c in commands if c.startswith("for-each-ref") and "%(contents)" in c]
+
+
+def test_unchanged_status_reads_no_history_and_no_tag_contents(
+    run, released, monkeypatch, tmp_path
+):
+    cold, _ = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
+    warm, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
+    assert warm == cold
+    assert history_scans(commands) == []
+    assert full_tag_listings(commands) == []
+    assert not [c for c in commands if c.startswith(("log", "cat-file", "rev-list"))]
+
+
+def retitle(root: Path) -> None:
+    path = root / ENG1
+    path.write_text(path.read_text(encoding="utf-8").replace("title: ", "title: New "))
+
+
+def add_sop(root: Path) -> None:
+    text = (root / ENG1).read_text(encoding="utf-8")
+    (root / ENG1.replace("ENG-001", "ENG-077")).write_text(text.replace("ENG-001", "ENG-077"))
+
+
+def change_config(root: Path) -> None:
+    config = root / "sopgit.toml"
+    config.write_text(config.read_text().replace('feat = "minor"', 'feat = "major"'))
+
+
+CHANGES = {
+    "file edited, not committed": retitle,
+    "file added, not committed": add_sop,
+    "file removed": lambda root: (root / ENG1).unlink(),
+    "commit": lambda root: edit(root, "feat(ENG-001): one more step"),
+    "tag moved": lambda root: git(root, "tag", "-fam", "moved", "ENG-001/v1.0.0", "HEAD~1"),
+    "tag deleted": lambda root: git(root, "tag", "-d", "ENG-001/v1.0.0"),
+    "tag message": lambda root: git(root, "tag", "-fam", "other", "ENG-001/v1.0.0"),
+    "other branch": lambda root: git(root, "checkout", "-q", "-b", "draft/ENG-001-x"),
+    "detached HEAD": lambda root: git(root, "checkout", "-q", "--detach"),
+    "config edited, not committed": change_config,
+}
+
+
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+def test_status_rows_are_kept_only_for_what_they_were_computed_from(run, released, change):
+    edit(released, "feat(ENG-001): pending before the change")
+    status(run, released)
+    before = (released / ROWS).read_bytes()
+    change(released)
+    warm = status(run, released)
+    assert warm == status(run, released, "--no-cache")
+    assert (released / ROWS).read_bytes() != before  # the rows were computed afresh
+
+
+def test_a_change_and_its_undoing_give_each_state_its_own_answer(run, released):
+    """Kept rows of an earlier state are found again only for that same state."""
+    status(run, released)
+    original = (released / ENG1).read_text(encoding="utf-8")
+    retitle(released)
+    changed = status(run, released)
+    (released / ENG1).write_text(original)
+    assert status(run, released) == status(run, released, "--no-cache")
+    assert status(run, released) != changed
+
+
+def test_whether_a_review_is_due_is_decided_on_the_day(run, released, monkeypatch):
+    rows = status(run, released)
+    due = next(r for r in rows if r["id"] == "ENG-001")["review_due"]
+    assert next(r for r in rows if r["id"] == "ENG-001")["state"] == "effective"
+    monkeypatch.setenv("SOPGIT_TODAY", due)  # the same kept rows, another day
+    row = next(r for r in status(run, released) if r["id"] == "ENG-001")
+    assert row["state"] == "review-due"
+    assert status(run, released) == status(run, released, "--no-cache")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda data: data[:-3], lambda data: data[:-1] + bytes([data[-1] ^ 1]), lambda data: b""],
+    ids=["truncated", "corrupt", "empty"],
+)
+def test_damaged_status_rows_are_computed_afresh(run, released, monkeypatch, tmp_path, damage):
+    retitle(released)
+    before = status(run, released)
+    (released / ROWS).write_bytes(damage((released / ROWS).read_bytes()))
+    warm, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
+    assert json.loads(warm) == before
+    assert len(full_tag_listings(commands)) == 1
+
+
+def test_rows_of_another_repository_are_not_trusted(run, released, tmp_path):
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(released), str(clone))
+    edit(clone, "feat(ENG-001)!: only in the clone")
+    status(run, clone)
+    (released / ROWS).parent.mkdir(parents=True, exist_ok=True)
+    (released / ROWS).write_bytes((clone / ROWS).read_bytes())
+    row = next(r for r in status(run, released) if r["id"] == "ENG-001")
+    assert row["pending"] == 0
