@@ -83,11 +83,11 @@ def sopgit_run(root: Path, *args: str, env: dict[str, str] | None = None):
 
 def leftovers(root: Path) -> list[str]:
     """Files sopgit keeps while it works: none may outlive a command that completed (the
-    history cache, cache-v1.bin, is kept on purpose; its temporary files are not)."""
+    history cache, cache-v1.bin, and status's rows, status-v1.bin, are kept on purpose;
+    their temporary files are not)."""
     folder = root / ".git" / "sopgit"
-    found = (
-        [p.name for p in folder.iterdir() if p.name != "cache-v1.bin"] if folder.exists() else []
-    )
+    kept = ("cache-v1.bin", "status-v1.bin")
+    found = [p.name for p in folder.iterdir() if p.name not in kept] if folder.exists() else []
     found += [str(p) for p in (root / ".git").glob("*.lock")]
     found += [str(p) for p in (root / ".git" / "refs").rglob("*.lock")]
     return found + [p.name for p in root.rglob("*.sopgit-*")]
