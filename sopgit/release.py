@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
+import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from sopgit.transaction import (
     step,
 )
 from sopgit.versioning import tag_name
+from sopgit.workspace import Library
 
 RETIRE_TRAILER = "Sopgit-Retire"
 
@@ -359,13 +362,67 @@ def refuse_check_errors(snapshot: Snapshot, plan: ReleasePlan) -> None:
 
 def push_release(snapshot: Snapshot, plan: ReleasePlan) -> None:
     """Push the release branch and exactly the new tags, atomically."""
+    if not try_push_release(snapshot, plan):
+        raise _push_failed(snapshot, plan, "the remote has moved on")
+
+
+# What git's --porcelain push says of a ref refused because the remote moved on: the
+# branch has commits this clone lacks, or a tag of the same name was pushed meanwhile.
+MOVED_ON = ("non-fast-forward", "fetch first", "already exists")
+
+
+def try_push_release(snapshot: Snapshot, plan: ReleasePlan) -> bool:
+    """Push the release branch and exactly the new tags, atomically: True when pushed,
+    False when refused because the remote moved on (another push got there first).
+    Any other failure is a RepoError that says how to push by hand."""
     lib = snapshot.lib
     refs = [f"refs/heads/{snapshot.branch}"] + [f"refs/tags/{t.name}" for t in plan.tags]
-    try:
-        lib.repo.run("push", "--atomic", "--quiet", "--", lib.config.remote, *refs)
-    except RepoError as err:
-        raise RepoError(
-            f"the release is made here but the push failed ({err.message}); "
-            f"push it with: git push --atomic {lib.config.remote} {' '.join(refs)}",
-            lib.root,
-        ) from None
+    done = subprocess.run(
+        ["git", "push", "--atomic", "--porcelain", "--", lib.config.remote, *refs],
+        cwd=lib.repo.root,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env={**os.environ, **lib.repo.env},
+    )
+    if done.returncode == 0:
+        return True
+    if any(reason in why for why in _refused(done.stdout) for reason in MOVED_ON):
+        return False
+    said = " ".join(done.stderr.split()) or f"exit {done.returncode}"
+    raise _push_failed(snapshot, plan, said)
+
+
+def _refused(porcelain: str) -> list[str]:
+    """The reasons of the refs `git push --porcelain` did not push ("!" lines)."""
+    return [line.split("\t")[-1] for line in porcelain.splitlines() if line.startswith("!\t")]
+
+
+def _push_failed(snapshot: Snapshot, plan: ReleasePlan, said: str) -> RepoError:
+    lib = snapshot.lib
+    refs = [f"refs/heads/{snapshot.branch}"] + [f"refs/tags/{t.name}" for t in plan.tags]
+    return RepoError(
+        f"the release is made here but the push failed (git push failed: {said}); "
+        f"push it with: git push --atomic {lib.config.remote} {' '.join(refs)}",
+        lib.root,
+    )
+
+
+def fetch_release_branch(lib: Library, branch: str) -> str:
+    """Fetch BRANCH and the tags from the remote; returns the remote branch's commit.
+
+    The tags are fetched without force: a local tag that differs from the remote's of
+    the same name is an error, never overwritten."""
+    remote = lib.config.remote
+    tracking = f"refs/remotes/{remote}/{branch}"
+    lib.repo.run(
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--",
+        remote,
+        f"+refs/heads/{branch}:{tracking}",
+        "refs/tags/*:refs/tags/*",
+    )
+    return lib.repo.run("rev-parse", "--verify", "--end-of-options", tracking).strip()

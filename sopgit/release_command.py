@@ -9,11 +9,15 @@ hear while it runs (a warning) goes to the listener.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sopgit.release import ReleasePlan
+
+if TYPE_CHECKING:
+    from sopgit.snapshot import Snapshot
+    from sopgit.workspace import Library
 
 
 class ReleaseListener(Protocol):
@@ -64,9 +68,13 @@ class ReleaseResult:
     dry_run: bool
     commit: str | None = None  # the release commit (None for a dry run)
     pushed: bool = False
+    attempts: int = 1  # pushes tried: more than one when the remote moved on meanwhile
 
 
 NOTHING_TO_RELEASE = "nothing to release: no SOP has changes since its last release"
+
+
+PUSH_ATTEMPTS = 3  # a push refused because the remote moved on is tried again, up to this
 
 
 def run_release(
@@ -76,50 +84,125 @@ def run_release(
     use_cache: bool = True,
     listener: ReleaseListener | None = None,
 ) -> ReleaseResult:
-    """Cut the versions OPTIONS asks for in the library at ROOT; see `sopgit release`."""
-    from sopgit.errors import PolicyError, UsageError
-    from sopgit.release import apply_release, plan_release, preflight, push_release, release_lock
-    from sopgit.rounds import github_client, outcomes, unattributed_warning
-    from sopgit.snapshot import load_snapshot
+    """Cut the versions OPTIONS asks for in the library at ROOT; see `sopgit release`.
+
+    With PUSH, a push refused because the remote branch moved on (another push got
+    there first) takes the local release back, fetches the remote branch and its tags,
+    fast-forwards to it and computes the release afresh there: at most PUSH_ATTEMPTS
+    attempts in all. Nothing is ever rebased or forced.
+    """
+    from sopgit.errors import RepoError
+    from sopgit.release import apply_release, release_lock, try_push_release
+    from sopgit.transaction import undo_release
     from sopgit.workspace import open_sop_library
 
     listener = listener or QuietListener()
     lib = open_sop_library(root, use_cache=use_cache)
     with release_lock(lib.repo):
-        snapshot = load_snapshot(lib, check=True)
-        if not options.sop_ids and not any(
-            snapshot.version(sop_id).pending for sop_id in snapshot.sops
-        ):
-            if options.fail_if_empty:
-                raise PolicyError(f"{NOTHING_TO_RELEASE} (--fail-if-empty)")
-            return ReleaseResult(None, snapshot.branch, lib.config.remote, options.dry_run)
-        wanted = [snapshot.sop(i).sop_id for i in options.sop_ids] or list(snapshot.sops)
-        client = github_client(lib, options.github_token)
-        approvals = outcomes(snapshot, wanted, client)
-        if warning := unattributed_warning(approvals, client):
-            listener.notice(f"sopgit: {warning}")
-        plan = plan_release(
-            snapshot,
-            list(options.sop_ids),
-            force_bump=options.force_bump,
-            message=options.message,
-            date=options.date,
-            approvals=approvals,
-            allow_unapproved=options.allow_unapproved,
-        )
-        preflight(snapshot, plan, options.allow_branch)
-        if options.push and lib.config.remote not in lib.repo.remotes():
-            raise UsageError(
-                f"remote '{lib.config.remote}' (sopgit.toml [library] remote) is not a "
-                "configured git remote; add it with 'git remote add' or fix the name"
+        for attempt in range(1, PUSH_ATTEMPTS + 1):
+            prepared = _prepare(lib, options, listener)
+            if isinstance(prepared, ReleaseResult):
+                return prepared
+            snapshot, plan = prepared
+            assert snapshot.branch is not None  # preflight refuses a detached HEAD
+            assert snapshot.head is not None  # and a repository without commits
+            commit = apply_release(snapshot, plan, sign=options.sign)
+            result = ReleaseResult(plan, snapshot.branch, lib.config.remote, False, commit=commit)
+            if not options.push:
+                listener.released(plan, commit)
+                return result
+            try:
+                pushed = try_push_release(snapshot, plan)
+            except RepoError:
+                listener.released(plan, commit)  # made here: say what, then how to push it
+                raise
+            if pushed:
+                listener.released(plan, commit)
+                return replace(result, pushed=True, attempts=attempt)
+            undo_release(
+                lib.repo,
+                snapshot.branch,
+                commit,
+                snapshot.head,
+                [u.path for u in plan.updates],
+                [t.name for t in plan.tags],
             )
-        assert snapshot.branch is not None  # preflight refuses a detached HEAD
-        if options.dry_run:
-            return ReleaseResult(plan, snapshot.branch, lib.config.remote, dry_run=True)
-        commit = apply_release(snapshot, plan, sign=options.sign)
-    listener.released(plan, commit)
-    if options.push:
-        push_release(snapshot, plan)
-    return ReleaseResult(
-        plan, snapshot.branch, lib.config.remote, False, commit=commit, pushed=options.push
+            where = f"{lib.config.remote}/{snapshot.branch}"
+            if attempt == PUSH_ATTEMPTS:
+                raise RepoError(
+                    f"gave up after {PUSH_ATTEMPTS} attempts: {where} moved on before each "
+                    "push; nothing was released or pushed (the last attempt was taken back "
+                    "here); run the release again",
+                    lib.root,
+                )
+            head = _catch_up(lib, snapshot.branch, snapshot.head)
+            listener.notice(
+                f"{where} moved on to {head[:10]} before the push; the release is taken back "
+                f"here and computed again on it (attempt {attempt + 1} of {PUSH_ATTEMPTS})"
+            )
+            lib = open_sop_library(lib.root, use_cache=use_cache, recover=False)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _prepare(
+    lib: Library, options: ReleaseOptions, listener: ReleaseListener
+) -> tuple[Snapshot, ReleasePlan] | ReleaseResult:
+    """Snapshot, approvals, plan and preflight; a result when nothing is to be written
+    (nothing pending, or a dry run)."""
+    from sopgit.errors import PolicyError, UsageError
+    from sopgit.release import plan_release, preflight
+    from sopgit.rounds import github_client, outcomes, unattributed_warning
+    from sopgit.snapshot import load_snapshot
+
+    snapshot = load_snapshot(lib, check=True)
+    if not options.sop_ids and not any(
+        snapshot.version(sop_id).pending for sop_id in snapshot.sops
+    ):
+        if options.fail_if_empty:
+            raise PolicyError(f"{NOTHING_TO_RELEASE} (--fail-if-empty)")
+        return ReleaseResult(None, snapshot.branch, lib.config.remote, options.dry_run)
+    wanted = [snapshot.sop(i).sop_id for i in options.sop_ids] or list(snapshot.sops)
+    client = github_client(lib, options.github_token)
+    approvals = outcomes(snapshot, wanted, client)
+    if warning := unattributed_warning(approvals, client):
+        listener.notice(f"sopgit: {warning}")
+    plan = plan_release(
+        snapshot,
+        list(options.sop_ids),
+        force_bump=options.force_bump,
+        message=options.message,
+        date=options.date,
+        approvals=approvals,
+        allow_unapproved=options.allow_unapproved,
     )
+    preflight(snapshot, plan, options.allow_branch)
+    if options.push and lib.config.remote not in lib.repo.remotes():
+        raise UsageError(
+            f"remote '{lib.config.remote}' (sopgit.toml [library] remote) is not a "
+            "configured git remote; add it with 'git remote add' or fix the name"
+        )
+    assert snapshot.branch is not None  # preflight refuses a detached HEAD
+    if options.dry_run:
+        return ReleaseResult(plan, snapshot.branch, lib.config.remote, dry_run=True)
+    return snapshot, plan
+
+
+def _catch_up(lib: Library, branch: str, head: str) -> str:
+    """Fetch BRANCH and the tags from the remote and fast-forward BRANCH (at HEAD, the
+    work tree clean) to the remote's; returns the new head. Refused when BRANCH has
+    commits the remote lacks: that needs a person (git pull), not a release."""
+    from sopgit.errors import RepoError
+    from sopgit.release import fetch_release_branch
+
+    remote_head = fetch_release_branch(lib, branch)
+    where = f"{lib.config.remote}/{branch}"
+    try:
+        lib.repo.run("merge-base", "--is-ancestor", head, remote_head)
+    except RepoError:
+        raise RepoError(
+            f"{branch} has commits that {where} lacks, and {where} moved on; nothing was "
+            f"released; bring them together (git pull) and release again",
+            lib.root,
+        ) from None
+    lib.repo.run("merge", "--ff-only", "--quiet", "--no-stat", remote_head)
+    return remote_head

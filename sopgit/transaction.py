@@ -618,3 +618,53 @@ def _replace(target: Path, data: bytes, mode: str, work: Path) -> None:
     except OSError as err:
         temporary.unlink(missing_ok=True)
         raise OSError(err.errno, err.strerror, str(target)) from None
+
+
+def undo_release(
+    repo: GitRepo, branch: str, made: str, base: str, paths: Sequence[str], tags: Sequence[str]
+) -> None:
+    """Take back a release this process made and nobody else has seen (the remote
+    refused its push): BRANCH from MADE back to BASE and the TAGS deleted in one ref
+    transaction, then PATHS in the work tree and index back to BASE's bytes.
+
+    It is journaled as a release from MADE to BASE, so a kill midway is finished (or,
+    before the refs moved, left as the release it was) by the next sopgit command.
+    """
+    ref = f"refs/heads/{branch}"
+    listing = repo.run("ls-tree", "-z", base, "--", *paths) if paths else ""
+    files = []
+    for entry in listing.split("\0"):
+        if "\t" in entry:
+            info, path = entry.split("\t", 1)
+            mode, _, blob = info.split()
+            files.append((path, mode, blob))
+    names = [f"refs/tags/{name}" for name in tags]
+    values = repo.run("for-each-ref", "--format=%(refname)%00%(objectname)", *names)
+    current = dict(line.split("\0", 1) for line in values.splitlines() if "\0" in line)
+    work = repo.sopgit_dir / WORK
+    work.mkdir(parents=True, exist_ok=True)
+    journal = repo.sopgit_dir / JOURNAL
+    temporary = work / "journal.tmp"
+    record = {"branch": ref, "old": made, "new": base, "tags": {}, "files": files}
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(record, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, journal)
+    commands = [f"update {ref}\0{base}\0{made}\0"]
+    commands += [f"delete {name}\0{current[name]}\0" for name in names if name in current]
+    try:
+        repo.run(
+            "update-ref",
+            "-z",
+            "-m",
+            "sopgit: release taken back (its push was refused)",
+            "--stdin",
+            input="start\0" + "".join(commands) + "prepare\0commit\0",
+        )
+    except RepoError:
+        journal.unlink(missing_ok=True)
+        raise
+    _finish(repo, files, None)
+    journal.unlink()
+    shutil.rmtree(work, ignore_errors=True)
