@@ -450,6 +450,18 @@ def history(ctx: click.Context, sop_id: str, fmt: str) -> None:
     is_flag=True,
     help="Exit 1 when no SOP has pending changes (default: say so and exit 0).",
 )
+@click.option(
+    "--pull-request",
+    is_flag=True,
+    help="Make the release commit on branch sopgit/release, push it and open or update "
+    "its pull request; no tags (for a protected branch).",
+)
+@click.option(
+    "--tag-merged",
+    is_flag=True,
+    help="Tag the merged release pull request as a direct release would (with --push: "
+    "push the tags); nothing when it is tagged already.",
+)
 @click.pass_context
 def release(
     ctx: click.Context,
@@ -467,6 +479,8 @@ def release(
     reason: str | None,
     github_token: str | None,
     fail_if_empty: bool,
+    pull_request: bool,
+    tag_merged: bool,
 ) -> None:
     """Cut versions: update the files, make one commit and one annotated tag per SOP.
 
@@ -474,8 +488,52 @@ def release(
     pending it says "nothing to release" and exits 0 (1 with --fail-if-empty).
     """
     from sopgit.release import bump_option
-    from sopgit.release_command import ReleaseOptions, run_release
+    from sopgit.release_command import (
+        ReleaseOptions,
+        run_release,
+        run_release_pull_request,
+        run_tag_merged,
+    )
 
+    if tag_merged:
+        given = [
+            name
+            for name, on in (
+                ("ID", bool(sop_ids)),
+                ("--major", major),
+                ("--minor", minor),
+                ("--patch", patch),
+                ("--message", message is not None),
+                ("--date", date is not None),
+                ("--dry-run", dry_run),
+                ("--allow-unapproved", allow_unapproved),
+                ("--pull-request", pull_request),
+                ("--fail-if-empty", fail_if_empty),
+            )
+            if on
+        ]
+        if given:
+            raise click.UsageError(
+                f"--tag-merged takes what to tag from the merged release commit, not {given[0]}"
+            )
+        done = run_tag_merged(
+            ctx.obj["cwd"],
+            push=push,
+            sign=sign,
+            github_token=github_token,
+            use_cache=not ctx.obj["no_cache"],
+            listener=_ReleaseEcho(),
+        )
+        if done.plan is None:
+            echo(
+                f"nothing to tag: release commit {done.commit[:10]} is tagged already"
+                if done.commit
+                else "nothing to tag: no release commit in the history of HEAD",
+                err=True,
+            )
+        elif done.pushed:
+            echo(f"pushed {len(done.plan.tags)} tag(s) to {done.remote}", err=True)
+        return
     release_date = date_option(date)
     force = bump_option(major, minor, patch)
     if allow_unapproved != bool(reason and reason.strip()):
@@ -493,7 +551,8 @@ def release(
         github_token=github_token,
         fail_if_empty=fail_if_empty,
     )
-    result = run_release(
+    command = run_release_pull_request if pull_request else run_release
+    result = command(
         ctx.obj["cwd"], options, use_cache=not ctx.obj["no_cache"], listener=_ReleaseEcho()
     )
     if result.plan is None:
@@ -508,7 +567,15 @@ def release(
         for tag in result.plan.tags:
             echo(f"tag {tag.name}:\n" + _indent(tag.message))
         return
-    if result.pushed:
+    if result.pull_request is not None:
+        verb = "opened" if result.opened else "updated"
+        assert result.commit is not None
+        echo(
+            f"{verb} pull request #{result.pull_request} {result.pull_request_url} "
+            f"(release commit {result.commit[:10]} on {result.branch}; tags after the merge)",
+            err=True,
+        )
+    elif result.pushed:
         echo(
             f"pushed {result.branch} and {len(result.plan.tags)} tag(s) to {result.remote}",
             err=True,

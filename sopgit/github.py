@@ -190,6 +190,35 @@ class GitHubClient:
         _, _, data = self.request("POST", f"{self._repo}/issues/{number}/comments", {"body": body})
         return str((data or {}).get("html_url") or "")
 
+    def release_pull_request(
+        self, branch: str, base: str, title: str, body: str
+    ) -> tuple[int, str, bool]:
+        """Open the pull request of BRANCH into BASE, or update the open one: (number,
+        URL, whether it was opened now)."""
+        query = {
+            "state": "open",
+            "head": f"{self.repository.owner}:{branch}",
+            "base": base,
+            "per_page": "100",
+        }
+        _, _, found = self.request("GET", self._url(f"{self._repo}/pulls", query))
+        for pull in found if isinstance(found, list) else []:
+            if isinstance(pull, dict) and isinstance(pull.get("number"), int):
+                number = int(pull["number"])
+                if pull.get("title") != title or pull.get("body") != body:
+                    self.request(
+                        "PATCH", f"{self._repo}/pulls/{number}", {"title": title, "body": body}
+                    )
+                return number, str(pull.get("html_url") or ""), False
+        _, _, made = self.request(
+            "POST",
+            f"{self._repo}/pulls",
+            {"title": title, "head": branch, "base": base, "body": body},
+        )
+        if not isinstance(made, dict) or not isinstance(made.get("number"), int):
+            raise GitHubError(f"GitHub answered POST {self._repo}/pulls with no pull request")
+        return int(made["number"]), str(made.get("html_url") or ""), True
+
     # --- the transport ------------------------------------------------------------
 
     def paginate(self, path: str, *, tolerate: tuple[int, ...] = ()) -> Iterator[dict[str, Any]]:

@@ -69,6 +69,9 @@ class ReleaseResult:
     commit: str | None = None  # the release commit (None for a dry run)
     pushed: bool = False
     attempts: int = 1  # pushes tried: more than one when the remote moved on meanwhile
+    pull_request: int | None = None  # --pull-request: the release pull request's number
+    pull_request_url: str = ""
+    opened: bool = False  # the pull request was opened now (else updated)
 
 
 NOTHING_TO_RELEASE = "nothing to release: no SOP has changes since its last release"
@@ -206,3 +209,116 @@ def _catch_up(lib: Library, branch: str, head: str) -> str:
         ) from None
     lib.repo.run("merge", "--ff-only", "--quiet", "--no-stat", remote_head)
     return remote_head
+
+
+def run_release_pull_request(
+    root: Path,
+    options: ReleaseOptions,
+    *,
+    use_cache: bool = True,
+    listener: ReleaseListener | None = None,
+) -> ReleaseResult:
+    """The release as a pull request (see sopgit.release_pr): the release commit on
+    `sopgit/release`, pushed, and the pull request opened or updated. No tags."""
+    from dataclasses import replace as changed
+
+    from sopgit.errors import UsageError
+    from sopgit.release import release_lock
+    from sopgit.release_pr import (
+        RELEASE_BRANCH,
+        make_release_branch,
+        pull_request_message,
+        pull_request_text,
+        push_release_branch,
+    )
+    from sopgit.rounds import github_client
+    from sopgit.workspace import open_sop_library
+
+    listener = listener or QuietListener()
+    lib = open_sop_library(root, use_cache=use_cache)
+    client = github_client(lib, options.github_token)
+    if client is None and not options.dry_run:
+        raise UsageError(
+            "--pull-request needs a GitHub token (GITHUB_TOKEN or --github-token) and the "
+            "repository (GITHUB_REPOSITORY, or a remote on GitHub)"
+        )
+    with release_lock(lib.repo):
+        prepared = _prepare(lib, changed(options, push=True), listener)
+        if isinstance(prepared, ReleaseResult):
+            return prepared
+        snapshot, plan = prepared
+        assert snapshot.branch is not None  # preflight refuses a detached HEAD
+        assert snapshot.head is not None  # and a repository without commits
+        message = pull_request_message(
+            plan,
+            force_bump=options.force_bump,
+            description=options.message,
+            allow_unapproved=options.allow_unapproved,
+        )
+        commit = make_release_branch(lib, snapshot.head, message, plan)
+        push_release_branch(lib)
+    assert client is not None
+    title, body = pull_request_text(plan, message)
+    number, url, opened = client.release_pull_request(RELEASE_BRANCH, snapshot.branch, title, body)
+    listener.released(plan, commit)
+    return ReleaseResult(
+        plan,
+        RELEASE_BRANCH,
+        lib.config.remote,
+        False,
+        commit=commit,
+        pushed=True,
+        pull_request=number,
+        pull_request_url=url,
+        opened=opened,
+    )
+
+
+def run_tag_merged(
+    root: Path,
+    *,
+    push: bool = False,
+    sign: bool = False,
+    github_token: str | None = None,
+    use_cache: bool = True,
+    listener: ReleaseListener | None = None,
+) -> ReleaseResult:
+    """Tag the newest release commit in HEAD's history (a merged release pull request)
+    as a direct release would have; nothing when it is tagged already (PLAN None)."""
+    from sopgit.errors import PolicyError
+    from sopgit.release import release_lock
+    from sopgit.release_pr import create_tags, find_merged_release, push_tags, recompute
+    from sopgit.versioning import tag_name
+    from sopgit.workspace import open_sop_library
+
+    listener = listener or QuietListener()
+    lib = open_sop_library(root, use_cache=use_cache)
+    remote = lib.config.remote
+    with release_lock(lib.repo):
+        merged = find_merged_release(lib)
+        if merged is None or not merged.versions:
+            return ReleaseResult(None, None, remote, False)
+        names = [tag_name(lib.config.tag_format, i, v) for i, v in merged.versions]
+        existing = {t.name: t.target for t in lib.repo.tags()}
+        elsewhere = [n for n in names if n in existing and existing[n] != merged.commit]
+        if elsewhere:
+            raise PolicyError(
+                f"tag {elsewhere[0]} already exists on another commit than the release "
+                f"commit {merged.commit[:10]}; nothing was tagged"
+            )
+        if all(n in existing for n in names):
+            if push:
+                push_tags(lib, names)  # a push that failed before: idempotent otherwise
+            return ReleaseResult(None, None, remote, False, commit=merged.commit, pushed=push)
+        if not merged.base:
+            raise PolicyError(
+                f"release commit {merged.commit[:10]} has no tags and does not say how it "
+                "was computed (no Sopgit-Release-Date); nothing was tagged"
+            )
+        plan = recompute(lib, merged, github_token)
+        plan = replace(plan, tags=tuple(t for t in plan.tags if t.name not in existing))
+        create_tags(lib, merged.commit, plan, sign=sign)
+    listener.released(plan, merged.commit)
+    if push:
+        push_tags(lib, names)
+    return ReleaseResult(plan, None, remote, False, commit=merged.commit, pushed=push)
