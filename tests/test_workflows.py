@@ -108,13 +108,31 @@ def test_a_push_to_main_releases_with_full_history_and_the_token(workflows):
     assert flow["permissions"] == {}
     job = flow["jobs"]["release"]
     assert job["permissions"] == {"contents": "write", "pull-requests": "read"}
-    (checkout,) = [s for s in steps(flow) if s.get("uses", "").startswith("actions/checkout")]
+    (checkout,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout")]
     assert checkout["with"]["fetch-depth"] == 0
-    (release,) = [s for s in steps(flow) if "sopgit release" in s.get("run", "")]
+    (release,) = [s for s in job["steps"] if "sopgit release" in s.get("run", "")]
     assert "sopgit release --push" in release["run"]
     assert release["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
     # A token that may bypass branch protection pushes, when the library stores one.
     assert checkout["with"]["token"] == "${{ secrets.SOPGIT_RELEASE_TOKEN || github.token }}"
+
+
+def test_the_release_pull_request_mode_tags_merged_releases_then_opens_the_next(workflows):
+    flow = load(workflows["sopgit-release.yml"])
+    jobs = flow["jobs"]
+    assert jobs["release"]["if"] == "vars.SOPGIT_RELEASE_MODE != 'pull-request'"
+    for name in ("tag-merged", "release-pull-request"):
+        assert jobs[name]["if"] == "vars.SOPGIT_RELEASE_MODE == 'pull-request'"
+        (checkout,) = [s for s in jobs[name]["steps"] if s.get("uses", "").startswith("actions/")]
+        assert checkout["with"]["fetch-depth"] == 0
+    tag = jobs["tag-merged"]
+    assert tag["permissions"] == {"contents": "write", "pull-requests": "read"}
+    assert tag["steps"][-1]["with"]["args"] == "release --tag-merged --push"
+    opener = jobs["release-pull-request"]
+    assert opener["needs"] == "tag-merged"  # computed once the merged release is tagged
+    assert opener["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert opener["steps"][-1]["run"] == "sopgit release --pull-request"
+    assert "GITHUB_TOKEN" in opener["steps"][-1]["env"]
 
 
 def test_every_action_is_pinned_by_commit_with_its_version(workflows):
@@ -143,7 +161,7 @@ def test_least_privilege_timeouts_and_concurrency(workflows):
             assert 0 < job["timeout-minutes"] <= 30, f"{path.name} {name}"
             for step in job["steps"]:
                 if step.get("uses", "").startswith("actions/checkout@"):
-                    pushes = name == "release"
+                    pushes = name in ("release", "tag-merged", "release-pull-request")
                     assert step["with"].get("persist-credentials", True) is pushes, path.name
     site = load(workflows["sopgit-site.yml"])
     assert site["jobs"]["build"]["permissions"] == {"contents": "read", "pages": "read"}
