@@ -3,8 +3,8 @@
 Builds libraries with the shared generator (../shared/bench/make_library.py), then
 times whole processes, as a user would run them: the floor (one `git log
 --name-status -M` plus one `git for-each-ref refs/tags`, the least any tool must read)
-and cold sopgit commands (sopgit keeps no cache). Prints a Markdown table of medians,
-ratios to the floor and peak memory.
+and sopgit commands (warm after the first run; targets.py measures cold and warm).
+Prints a Markdown table of medians, ratios to the floor and peak memory.
 
     python benchmarks/run.py --sizes small,medium,large --runs 5
 """
