@@ -277,3 +277,16 @@ def test_tag_merged_takes_no_release_choices(library, run, args):
     result = sopgit(run, library, "release", *args, expect=2)
     assert result.stderr.startswith("sopgit: ")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_dry_run_of_the_pull_request_writes_and_asks_nothing(protected, run, monkeypatch):
+    library, remote = protected
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    heads = refs(library, "refs/heads")
+
+    result = sopgit(run, library, "release", "--pull-request", "--dry-run", "--date", DATE)
+
+    assert "commit:\n    release: ENG-001 v1.0.1\n" in result.stdout
+    assert "tag ENG-001/v1.0.1:\n" in result.stdout
+    assert refs(library, "refs/heads") == heads
+    assert "sopgit/release" not in refs(remote, "refs/heads")

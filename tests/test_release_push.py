@@ -168,3 +168,49 @@ def test_local_commits_the_remote_lacks_stop_the_retry(raced, run):
     assert after["files"] == before["files"]
     assert after["index"] == before["index"]
     assert remote_tags(library / ".git") == remote_tags(remote)
+
+
+# The other clone releases too (another run of the release workflow, a day later, so
+# its commit differs) and wins the race: its release commit and tags are there first.
+RELEASE_RACE_HOOK = r"""#!/bin/sh
+[ "$1" = committed ] || exit 0
+input=$(cat)
+echo "$input" | grep -q ' refs/heads/main$' || exit 0
+echo "$input" | grep -q '^0\{{40\}} [0-9a-f]\{{40\}} refs/tags/' || exit 0
+[ -e "{done}" ] && exit 0
+: > "{done}"
+unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_PREFIX SOPGIT_RELEASE
+cd "{other}" || exit 1
+git pull -q --ff-only origin main
+"{python}" -m sopgit release --push --date 2025-05-02 >/dev/null 2>&1
+"""
+
+
+def test_another_release_that_won_the_race_leaves_nothing_to_release(raced, run, tmp_path):
+    import sys
+
+    library, remote, other, _ = raced
+    hook = library / ".git" / "hooks" / "reference-transaction"
+    hook.write_text(
+        RELEASE_RACE_HOOK.format(done=tmp_path / "done", other=other, python=sys.executable),
+        encoding="utf-8",
+    )
+
+    result = sopgit(run, library, "release", "--push", "--date", "2025-05-01")
+
+    theirs = git(other, "rev-parse", "HEAD").strip()
+    assert git(other, "log", "-1", "--format=%s") == "release: ENG-001 v1.0.1\n"
+    assert git(remote, "rev-parse", "main").strip() == theirs
+    assert git(library, "rev-parse", "HEAD").strip() == theirs  # fast-forwarded to theirs
+    assert (
+        git(remote, "rev-parse", "ENG-001/v1.0.1").strip()
+        == git(library, "rev-parse", "ENG-001/v1.0.1").strip()
+    )  # their tag, fetched; ours was taken back
+    assert remote_tags(remote) == remote_tags(library / ".git")
+    assert git(library, "status", "--porcelain") == ""
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"origin/main moved on to {theirs[:10]} before the push; the release is taken back "
+        "here and computed again on it (attempt 2 of 3)",
+        "nothing to release: no SOP has changes since its last release",
+    ]
