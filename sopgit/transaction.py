@@ -500,7 +500,6 @@ class Transaction:
         """Journal, one ref transaction, then the work tree and index; or nothing."""
         repo = self.repo
         step("hooks")
-        journal = repo.sopgit_dir / JOURNAL
         record = {
             "branch": self.branch,
             "old": self.old,
@@ -508,12 +507,7 @@ class Transaction:
             "tags": self.tags,
             "files": [[p, mode, blob] for p, (mode, blob, _) in self.files.items()],
         }
-        temporary = self.work / "journal.tmp"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(record, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, journal)
+        journal = _write_journal(repo, record)
         step("journal")
         commands = [f"update {self.branch}\0{self.tip}\0{self.old}\0"]
         commands += [f"create {ref}\0{obj}\0" for ref, obj in self.tags.items()]
@@ -641,16 +635,8 @@ def undo_release(
     names = [f"refs/tags/{name}" for name in tags]
     values = repo.run("for-each-ref", "--format=%(refname)%00%(objectname)", *names)
     current = dict(line.split("\0", 1) for line in values.splitlines() if "\0" in line)
-    work = repo.sopgit_dir / WORK
-    work.mkdir(parents=True, exist_ok=True)
-    journal = repo.sopgit_dir / JOURNAL
-    temporary = work / "journal.tmp"
     record = {"branch": ref, "old": made, "new": base, "tags": {}, "files": files}
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(record, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, journal)
+    journal = _write_journal(repo, record)
     commands = [f"update {ref}\0{base}\0{made}\0"]
     commands += [f"delete {name}\0{current[name]}\0" for name in names if name in current]
     try:
@@ -667,4 +653,18 @@ def undo_release(
         raise
     _finish(repo, files, None)
     journal.unlink()
-    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(repo.sopgit_dir / WORK, ignore_errors=True)
+
+
+def _write_journal(repo: GitRepo, record: Mapping[str, Any]) -> Path:
+    """.git/sopgit/release.json, written whole (fsync, then a rename) or not at all."""
+    work = repo.sopgit_dir / WORK
+    work.mkdir(parents=True, exist_ok=True)
+    journal = repo.sopgit_dir / JOURNAL
+    temporary = work / "journal.tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(record, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, journal)
+    return journal
