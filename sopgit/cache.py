@@ -20,6 +20,7 @@ then a rename), so two processes never see half of one.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import marshal
 import os
 import tempfile
@@ -31,7 +32,8 @@ from sopgit.errors import RepoError
 from sopgit.gitrepo import SCAN_ARGS, GitRepo, HistoryScan
 from sopgit.model import Commit, FileChange
 
-CACHE_FORMAT = 2  # 2: (key, (head, records)), as write_kept stores any value
+CACHE_FORMAT = 3  # 3: key, head, then the records in chunks, each marshalled alone
+CHUNK = 4096  # records marshalled at a time
 FILE_NAME = "cache-v1.bin"
 TEMP_PREFIX = ".cache-"  # then the writer's pid: .cache-<pid>-<random>
 MAGIC = b"sopgit-cache\n"
@@ -57,52 +59,64 @@ def cache_path(repo: GitRepo) -> Path:
 def read_cache(path: Path, key: str) -> tuple[str, list[Commit]] | None:
     """(head, commits) from the cache file, or None when it is missing, damaged or not
     written for KEY."""
-    kept: Any = read_kept(path, key)
-    if kept is None:
+    parts = read_kept(path, key)
+    if not parts or not isinstance(parts[0], str):
         return None
     try:
-        head, records = kept
-        return head, [_commit(r) for r in records]
+        return parts[0], [_commit(r) for chunk in parts[1:] for r in chunk]
     except (ValueError, TypeError):
         return None
 
 
 def write_cache(path: Path, key: str, head: str, commits: Iterable[Commit]) -> None:
-    """Replace the cache file whole; a failure to write leaves no cache, never a bad one."""
-    write_kept(path, key, (head, [_record(c) for c in commits]))
+    """Replace the cache file whole; a failure to write leaves no cache, never a bad one.
+    The records go in chunks, so that no more than one chunk is ever held twice."""
+    records = (_record(c) for c in commits)
+    chunks = iter(lambda: list(itertools.islice(records, CHUNK)), [])
+    write_kept(path, key, itertools.chain([head], chunks))
 
 
-def read_kept(path: Path, key: str) -> object | None:
-    """The value write_kept stored in PATH under KEY; None when the file is missing,
+def read_kept(path: Path, key: str) -> list[Any] | None:
+    """The parts write_kept stored in PATH under KEY; None when the file is missing,
     damaged (checksum), or was written for another key."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
     start = len(MAGIC) + DIGEST
-    if not data.startswith(MAGIC) or len(data) < start:
-        return None
-    payload = data[start:]
-    if hashlib.sha256(payload).digest() != data[len(MAGIC) : start]:
-        return None
     try:
-        stored_key, value = marshal.loads(payload)
-    except (ValueError, TypeError, EOFError):
+        with path.open("rb") as handle:  # read as it is parsed: never held whole
+            header = handle.read(start)
+            if len(header) < start or not header.startswith(MAGIC):
+                return None
+            if hashlib.file_digest(handle, "sha256").digest() != header[len(MAGIC) :]:
+                return None
+            end = handle.tell()
+            handle.seek(start)
+            if marshal.load(handle) != key:
+                return None
+            parts = []
+            while handle.tell() < end:
+                parts.append(marshal.load(handle))
+    except (OSError, ValueError, TypeError, EOFError):
         return None
-    return value if stored_key == key else None
+    return parts
 
 
-def write_kept(path: Path, key: str, value: Any) -> None:
-    """Replace PATH whole with VALUE (plain values marshal can write) under KEY, through a
-    temporary file and a rename; a failure to write leaves no file, never a bad one."""
-    payload = marshal.dumps((key, value))
+def write_kept(path: Path, key: str, parts: Iterable[Any]) -> None:
+    """Replace PATH whole with KEY and PARTS (plain values marshal can write), each
+    marshalled and written in turn, through a temporary file and a rename; a failure to
+    write leaves no file, never a bad one."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _drop_orphans(path.parent)
         fd, temporary = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(MAGIC + hashlib.sha256(payload).digest() + payload)
+                handle.write(MAGIC + bytes(DIGEST))  # the checksum, once it is known
+                digest = hashlib.sha256()
+                for part in itertools.chain([key], parts):
+                    data = marshal.dumps(part)
+                    digest.update(data)
+                    handle.write(data)
+                handle.seek(len(MAGIC))
+                handle.write(digest.digest())
             os.replace(temporary, path)
         except BaseException:
             os.unlink(temporary)

@@ -58,7 +58,8 @@ def library_status(lib: Library) -> LibraryStatus:
     path = repo.private_dir() / FILE_NAME
     if use:
         inputs = _Inputs(head, repo.current_branch(), repo.tag_ids(), files, texts)
-        rows = _rows(read_kept(path, _key(lib, inputs)))
+        kept = read_kept(path, _key(lib, inputs))
+        rows = _rows(kept[0]) if kept and len(kept) == 1 else None
         if rows is not None:
             on_release = inputs.branch == lib.config.release_branch
             return LibraryStatus(rows, inputs.branch, on_release)
@@ -70,7 +71,7 @@ def library_status(lib: Library) -> LibraryStatus:
     rows = undated_rows(snapshot)
     if use:  # kept under exactly what they were computed from
         inputs = _Inputs(head, snapshot.branch, tag_ids, files, texts)
-        write_kept(path, _key(lib, inputs), [astuple(r) for r in rows])
+        write_kept(path, _key(lib, inputs), [[astuple(r) for r in rows]])
     return LibraryStatus(rows, snapshot.branch, snapshot.on_release_branch)
 
 
