@@ -22,7 +22,12 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-GENERATOR = HERE.parent.parent / "shared" / "bench" / "make_library.py"
+# The shared generator beside the checkout; SOPGIT_BENCH_GENERATOR names it elsewhere
+# (from a worktree, for instance).
+GENERATOR = Path(
+    os.environ.get("SOPGIT_BENCH_GENERATOR")
+    or HERE.parent.parent / "shared" / "bench" / "make_library.py"
+)
 SIZES = {
     "small": (50, 1_000),
     "medium": (500, 20_000),

@@ -14,6 +14,8 @@ on the same repository in the same session:
 The load average is printed with each row: the machine is shared.
 
     pip install . && python benchmarks/targets.py --runs 5
+
+(From a worktree, set SOPGIT_BENCH_GENERATOR to the shared make_library.py.)
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import FLOOR, build
+from run import timed as child
 
 FIXED = {
     "GIT_AUTHOR_NAME": "Bench",
@@ -47,19 +49,6 @@ def git(root: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=root, env=env, check=True, capture_output=True, text=True
     ).stdout
-
-
-def child(commands: list[list[str]], cwd: Path) -> tuple[float, int]:
-    """Wall seconds of COMMANDS run one after another, and the largest ru_maxrss (KiB)."""
-    peak = 0
-    start = time.perf_counter()
-    for command in commands:
-        process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL)
-        _, status, usage = os.wait4(process.pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"{' '.join(command)} failed in {cwd}")
-        peak = max(peak, usage.ru_maxrss)
-    return time.perf_counter() - start, peak
 
 
 def measure(
@@ -134,7 +123,7 @@ def main() -> None:
             cold,
             floor,
             cold_peak,
-            "<= 1.2 ×, <= 250 MiB" if size == "large" else "<= 1.4 ×",
+            {"large": "<= 1.2 ×, <= 250 MiB", "medium": "<= 1.4 ×"}.get(size, ""),
         )
         if size == "large":
             child(status, root)  # warm at the base commit
