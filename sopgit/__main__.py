@@ -1,3 +1,3 @@
-from sopgit.cli import main
+from sopgit.cli.main import main
 
 main()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from sopgit.cli import cli
+from sopgit.cli.main import cli
 
 FIXED_ENV = {
     "GIT_AUTHOR_NAME": "Ana Ruiz",
@@ -80,7 +80,7 @@ def run() -> Callable[..., Result]:
 @pytest.fixture
 def library(tmp_path: Path, run: Callable[..., Result]) -> Path:
     """A new library holding the 14 example SOPs as unreleased drafts, in one commit on main."""
-    from sopgit.scaffold import example_sops
+    from sopgit.commands.scaffold import example_sops
 
     root = tmp_path / "lib"
     run("init", str(root))

@@ -406,7 +406,7 @@ class Expected:
 
 def reference(root: Path, sops: dict[str, str]) -> dict[str, Expected]:
     """For each SOP (id -> its path at HEAD), the commits pending since its latest
-    release tag, by the rule in sopgit.attribution, found with nothing but plain git:
+    release tag, by the rule in sopgit.core.attribution, found with nothing but plain git:
     `rev-list --topo-order --parents` for the graph (children before parents),
     `diff-tree -M` for each commit against each of its parents, git's own trailer
     parser for release commits; pending is what HEAD reaches and the latest tag does

@@ -20,11 +20,11 @@ import adopt_fixtures as shapes
 import pytest
 from conftest import commit_all, git, tree_state
 
-from sopgit.adopt import generalise
-from sopgit.config import load_config
-from sopgit.docformat import rewrite_history
-from sopgit.document import Document
-from sopgit.formats import Format, HistoryFormat, loose_version
+from sopgit.commands.adopt import generalise
+from sopgit.core.formats import Format, HistoryFormat, loose_version
+from sopgit.repo.config import load_config
+from sopgit.repo.docformat import rewrite_history
+from sopgit.repo.document import Document
 
 GOLDEN = Path(__file__).parent / "golden" / "adopt"
 TODAY = "2025-01-20"

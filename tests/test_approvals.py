@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import commit_all, git, tree_state
 
-from sopgit.approvals import (
+from sopgit.core.approvals import (
     Approval,
     Authors,
     Contents,
@@ -32,9 +32,9 @@ from sopgit.approvals import (
     policy_for,
     review_signoffs,
 )
-from sopgit.config import parse_config
-from sopgit.history import row_from_tag
-from sopgit.model import Commit, Tag
+from sopgit.core.history import row_from_tag
+from sopgit.core.model import Commit, Tag
+from sopgit.repo.config import parse_config
 
 ENG_001 = "sops/engineering/ENG-001-deployment-process.md"
 ENG_002 = "sops/engineering/ENG-002-code-review-standards.md"

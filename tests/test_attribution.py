@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from conftest import commit_all, git
 from histories import Generator, reference
 
-from sopgit.cli import cli
-from sopgit.snapshot import load_snapshot
-from sopgit.workspace import open_library
+from sopgit.cli.main import cli
+from sopgit.repo.snapshot import load_snapshot
+from sopgit.repo.workspace import open_library
 
 CASES = 300
 
@@ -256,7 +256,7 @@ TRAILER_MESSAGES = [
 def test_trailers_are_found_as_git_interpret_trailers_finds_them(tmp_path, message):
     import subprocess
 
-    from sopgit.commits import parse_message
+    from sopgit.core.commits import parse_message
 
     git_says = subprocess.run(
         ["git", "interpret-trailers", "--parse"],

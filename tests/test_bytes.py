@@ -17,10 +17,10 @@ from conftest import commit_all, git
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sopgit.docformat import read_document, update_sop
-from sopgit.document import REVISION_HISTORY, managed_region
-from sopgit.formats import SEED_FORMAT
-from sopgit.textio import decode, encode, split_lines
+from sopgit.core.formats import SEED_FORMAT
+from sopgit.repo.docformat import read_document, update_sop
+from sopgit.repo.document import REVISION_HISTORY, managed_region
+from sopgit.repo.textio import decode, encode, split_lines
 
 SOPGIT = Path(sys.executable).parent / "sopgit"
 
@@ -90,7 +90,7 @@ def test_release_writer_changes_only_its_own_lines_byte_for_byte(data, version, 
     text = decode(data)  # as sopgit reads every file
     assert encode(text) == data  # reading alone loses nothing
     doc = read_document(text, "sops/x.md", SEED_FORMAT)
-    # the writer release uses (sopgit.release.plan_release -> update_sop), as bytes
+    # the writer release uses (sopgit.commands.release_plan.plan_release -> update_sop), as bytes
     new = encode(
         update_sop(
             doc,

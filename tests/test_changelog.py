@@ -19,17 +19,17 @@ import semver
 from conftest import commit_all, git, tree_state
 from markdown_it import MarkdownIt
 
-from sopgit.catalog import IndexItem, index_context, long_date, relative_link
-from sopgit.changelog import (
+from sopgit.core.catalog import IndexItem, index_context, long_date, relative_link
+from sopgit.core.changelog import (
     ChangeRecord,
     SelectionError,
     build_changelog,
     github_base,
     select,
 )
-from sopgit.model import Tag
-from sopgit.render import md_escape
-from sopgit.settings import DEFAULT_DEPARTMENTS
+from sopgit.core.model import Tag
+from sopgit.core.settings import DEFAULT_DEPARTMENTS
+from sopgit.repo.templates import md_escape
 
 GOLDEN = Path(__file__).parent / "golden"
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(1)>"

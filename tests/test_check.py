@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import commit_all, git, tree_state
 
-from sopgit.rules import RULES
+from sopgit.core.rules import RULES
 
 ENG1 = "sops/engineering/ENG-001-deployment-process.md"
 ENG2 = "sops/engineering/ENG-002-code-review-standards.md"

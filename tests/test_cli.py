@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import git
 
-from sopgit.cli import cli
+from sopgit.cli.main import cli
 
 FORMAT_NAMES = {"text", "markdown", "json", "github", "csv", "html", "pdf"}
 SCHEMAS = {"audit", "changelog", "check", "diff", "history", "index", "review", "review-round"}

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sopgit.config import load_config
+from sopgit.core.settings import Config
 from sopgit.errors import ConfigError
-from sopgit.settings import Config
+from sopgit.repo.config import load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:

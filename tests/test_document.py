@@ -9,8 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sopgit.docformat import update_sop
-from sopgit.document import (
+from sopgit.core.formats import SEED_FORMAT, table_cell
+from sopgit.errors import DocumentError
+from sopgit.repo.docformat import update_sop
+from sopgit.repo.document import (
     FAST_LOADER,
     REVISION_HISTORY,
     _CheckedLoader,
@@ -18,8 +20,6 @@ from sopgit.document import (
     parse_document,
     set_frontmatter_value,
 )
-from sopgit.errors import DocumentError
-from sopgit.formats import SEED_FORMAT, table_cell
 
 SEED = """---
 title: Deployment Process
@@ -44,7 +44,7 @@ status: effective
 
 
 def update_document(text: str, *, last_updated: str | None = None, **changes) -> str:
-    """What a release writes into TEXT in the seed format (sopgit.docformat.update_sop)."""
+    """What a release writes into TEXT in the seed format (sopgit.repo.docformat.update_sop)."""
     date = dt.date.fromisoformat(last_updated) if last_updated else None
     return update_sop(parse_document(text), SEED_FORMAT, last_updated=date, **changes)
 

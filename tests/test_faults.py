@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXED_ENV, commit_all, git, tree_state
 
-from sopgit.transaction import FAULT_ENV, STEPS
+from sopgit.repo.transaction import FAULT_ENV, STEPS
 
 SOPGIT = Path(sys.executable).parent / "sopgit"
 
@@ -125,7 +125,7 @@ def _module_git_env(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def drafts(tmp_path_factory: pytest.TempPathFactory, _module_git_env: None) -> Path:
     """The 14 example SOPs as unreleased drafts in one commit (as conftest's `library`)."""
-    from sopgit.scaffold import example_sops
+    from sopgit.commands.scaffold import example_sops
 
     root = tmp_path_factory.mktemp("drafts") / "lib"
     done = subprocess.run([SOPGIT, "init", str(root)], capture_output=True, text=True)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import git
 
-from sopgit.commits import parse_message
-from sopgit.gitrepo import GitRepo, HistoryScan, parse_log
-from sopgit.model import FileChange
+from sopgit.core.commits import parse_message
+from sopgit.core.model import FileChange
+from sopgit.repo.git import GitRepo, HistoryScan, parse_log
 
 SOPGIT = Path(sys.executable).parent / "sopgit"
 ODD = "a\x1eb\x1c\x1d\x1f\x85\u2028c"

@@ -31,7 +31,7 @@ from test_approvals import (
 )
 from werkzeug import Request, Response
 
-from sopgit.github import GitHubClient, GitHubError, Repository, parse_remote
+from sopgit.github.client import GitHubClient, GitHubError, Repository, parse_remote
 
 TOKEN = "ghs_fake0123456789"
 REVIEWS_12 = "/repos/acme/sops/pulls/12/reviews"

@@ -14,9 +14,9 @@ import yaml
 from click.testing import CliRunner
 from conftest import commit_all, git, tree_state
 
-from sopgit.cli import cli
-from sopgit.gitrepo import GitRepo
-from sopgit.hooks import MARKER, install_hooks
+from sopgit.cli.main import cli
+from sopgit.commands.hooks import MARKER, install_hooks
+from sopgit.repo.git import GitRepo
 
 ENG_001 = "sops/engineering/ENG-001-deployment-process.md"
 VENV_BIN = str(Path(sys.executable).parent)

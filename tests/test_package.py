@@ -50,7 +50,7 @@ def test_help_imports_no_heavy_modules():
     """`sopgit --help` must not pay for git, jinja2 or YAML: they load per command."""
     code = (
         "import sys\n"
-        "from sopgit.cli import cli\n"
+        "from sopgit.cli.main import cli\n"
         "try:\n    cli(['--help'], prog_name='sopgit')\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in ('git', 'jinja2', 'yaml', 'frontmatter', 'semver')"
         " if m in sys.modules))"

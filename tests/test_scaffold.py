@@ -11,9 +11,9 @@ import pytest
 import yaml
 from conftest import commit_all, git, tree_state
 
-from sopgit.config import load_config
-from sopgit.document import parse_document
-from sopgit.settings import Config
+from sopgit.core.settings import Config
+from sopgit.repo.config import load_config
+from sopgit.repo.document import parse_document
 
 INIT_FILES = {
     "sopgit.toml",

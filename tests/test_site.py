@@ -31,10 +31,10 @@ import yaml
 from click.testing import CliRunner
 from conftest import FIXED_ENV, commit_all, git, tree_state
 
-from sopgit import site as site_module
-from sopgit.cli import cli
-from sopgit.history import HistoryRow
-from sopgit.site import LABEL_WIDTH, css_string, render_body, safe_link, timeline
+from sopgit.cli.main import cli
+from sopgit.core.history import HistoryRow
+from sopgit.publish import site as site_module
+from sopgit.publish.site import LABEL_WIDTH, css_string, render_body, safe_link, timeline
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

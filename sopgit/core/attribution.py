@@ -1,0 +1,123 @@
+"""Which commits changed which SOP, from the commit graph alone (pure).
+
+An SOP is its id. The files that carry it are found walking back from HEAD through
+the commit graph, one parent link at a time, using the changes git found between the
+commit and that parent (renames detected per parent, as `git diff-tree -M` does):
+
+- at HEAD, an SOP's file is the one the library holds now;
+- across a rename, its file in the parent is the file it was renamed from;
+- a file that is deleted and later added again at the same path is the same SOP, so
+  its history before the deletion still counts;
+- where branches meet again, the names found along every child count.
+
+A commit (not a merge) changed an SOP when its changes against its parent add,
+modify, rename or delete one of the SOP's files (at that commit). A merge brings in the
+commits of its parents and is not itself a change. The answer depends on parent links
+and diffs only: never on commit dates or the order git prints commits in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from sopgit.core.model import Commit, FileChange
+
+Names = Mapping[str, str]  # path -> SOP id, at one commit
+
+
+def attribute(
+    commits: Sequence[Commit], head: str | None, paths: Mapping[str, str]
+) -> dict[str, list[Commit]]:
+    """Each SOP id of PATHS (current path -> id) -> the commits that changed it.
+
+    COMMITS may hold more than what HEAD reaches (those are ignored) and may lack the
+    ancestors of some (a scan that stopped at a boundary): names are followed as far as
+    the commits go. Each list keeps the order of COMMITS.
+    """
+    by_sha = {c.sha: c for c in commits}
+    touched: dict[str, list[Commit]] = {sop_id: [] for sop_id in paths.values()}
+    if head is None or head not in by_sha:
+        return touched
+    children = _child_counts(by_sha, head)
+    names_at: dict[str, list[Names]] = {head: [dict(paths)]}
+    hits: dict[str, set[str]] = {}
+    ready = [head]
+    while ready:
+        commit = by_sha[ready.pop()]
+        names = _union(names_at.pop(commit.sha))
+        if len(commit.parents) <= 1:
+            owners = _owners(commit.changes, names)
+            if owners:
+                hits[commit.sha] = owners
+        for index, parent in enumerate(commit.parents):
+            if parent not in by_sha:
+                continue
+            names_at.setdefault(parent, []).append(_before(names, commit.changes_against(index)))
+            children[parent] -= 1
+            if children[parent] == 0:
+                ready.append(parent)
+    for commit in commits:
+        for sop_id in sorted(hits.get(commit.sha, ())):
+            touched[sop_id].append(commit)
+    return touched
+
+
+def _child_counts(by_sha: Mapping[str, Commit], head: str) -> dict[str, int]:
+    """For every commit HEAD reaches (within BY_SHA), how many of its children it does."""
+    counts = {head: 0}
+    stack = [head]
+    while stack:
+        for parent in by_sha[stack.pop()].parents:
+            if parent not in by_sha:
+                continue
+            if parent not in counts:
+                counts[parent] = 0
+                stack.append(parent)
+            counts[parent] += 1
+    return counts
+
+
+def _owners(changes: Iterable[FileChange], names: Names) -> set[str]:
+    """The SOPs whose files CHANGES touch, NAMES being their files at the commit."""
+    owners = set()
+    before: Names | None = None
+    for change in changes:
+        owner = names.get(change.path)
+        if owner is None and change.status == "R" and change.old_path is not None:
+            before = before if before is not None else _before(names, changes)
+            owner = before.get(change.old_path)  # renamed away from one of its names
+        if owner is not None:
+            owners.add(owner)
+    return owners
+
+
+def _before(names: Names, changes: Iterable[FileChange]) -> Names:
+    """NAMES (at a commit) as they were in the parent CHANGES are against.
+
+    Only renames change them; the same mapping is handed on when none applies, so
+    long stretches of history share one.
+    """
+    renames = [
+        (c.old_path, c.path)
+        for c in changes
+        if c.status == "R" and c.old_path is not None and c.path in names
+    ]
+    if not renames:
+        return names
+    earlier = dict(names)
+    moved = [(old, earlier.pop(new)) for old, new in renames]
+    earlier.update(moved)
+    return earlier
+
+
+def _union(found: list[Names]) -> Names:
+    """The names along every child; where two disagree on a path, the smaller id."""
+    first = found[0]
+    if all(other is first or other == first for other in found[1:]):
+        return first
+    merged: dict[str, str] = {}
+    for names in found:
+        for path, sop_id in names.items():
+            if path not in merged or sop_id < merged[path]:
+                merged[path] = sop_id
+    return merged

@@ -1,0 +1,2 @@
+"""GitHub: the REST client, review rounds, CODEOWNERS and the Actions files sopgit
+generates."""

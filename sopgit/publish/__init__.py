@@ -1,0 +1,1 @@
+"""Publication: the changelog and index files, the static site and controlled copies."""
