@@ -980,6 +980,15 @@ def test_search_finds_words_of_the_body_and_shows_the_passage(browser, server, b
     assert browser.find_element(By.ID, anchor).tag_name in ("h2", "h3")
 
     browser.get(home)
+    # Every passage found says the word itself: none is a near miss such as "fallback".
+    for passage in search_for(browser, "rollback"):
+        assert "rollback" in passage.find_element(By.CSS_SELECTOR, ".passage-text").text.lower()
+    # One typo is forgiven.
+    typo = search_for(browser, "rollbak")
+    assert typo
+    assert typo[0].find_element(By.CSS_SELECTOR, ".sop-id").text == "ENG-001"
+
+    browser.get(home)
     assert search_for(browser, "zzqx nothing says this") == []
     assert "No passage" in browser.find_element(By.ID, "search-note").text
     assert console_errors(browser) == []

@@ -76,7 +76,9 @@
         searchOptions: {
           boost: { sop: 3, title: 2, heading: 1.5 },
           prefix: true,
-          fuzzy: function (term) { return term.length > 4 ? 0.2 : false; },
+          // one typo in a word of 5 to 9 letters, two from 10: "rollbak" finds rollback,
+          // "rollback" does not find fallback
+          fuzzy: function (term) { return term.length > 9 ? 2 : term.length > 4 ? 1 : false; },
           combineWith: "AND"
         }
       });
