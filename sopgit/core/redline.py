@@ -518,7 +518,7 @@ def render_html_fragment(line: Redline) -> str:
         label = esc(section.title or "(before the first heading)")
         notes = esc("; ".join(section.notes()))
         out.append(f'<section class="rl-section rl-{section.status}">')
-        out.append(f'<h3>{label} <span class="rl-note">{notes}</span></h3>')
+        out.append(f'<h2>{label} <span class="rl-note">{notes}</span></h2>')
         for block in section.blocks:
             if block.op == "insert":
                 out.append(f'<p class="rl-block"><ins>{_html_lines(block.new)}</ins></p>')
