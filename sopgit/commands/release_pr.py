@@ -212,21 +212,15 @@ def _mismatch(lib: Library, merged: MergedRelease, what: str) -> PolicyError:
 def create_tags(lib: Library, commit: str, plan: ReleasePlan, *, sign: bool) -> None:
     """PLAN's annotated tags on COMMIT, created in one ref transaction."""
     from sopgit.commands.release_plan import transaction
+    from sopgit.repo.git import ref_create
     from sopgit.repo.transaction import TagWrite
 
     branch = lib.repo.run("symbolic-ref", "--short", "-q", "HEAD").strip() or RELEASE_BRANCH
     with transaction(lib.repo, branch, commit) as txn:
         _, sign_tags = lib.repo.signing_wanted()
         txn.tag([TagWrite(t.name, t.message) for t in plan.tags], sign=sign or sign_tags)
-        commands = "".join(f"create {ref}\0{obj}\0" for ref, obj in txn.tags.items())
-    lib.repo.run(
-        "update-ref",
-        "-z",
-        "-m",
-        "sopgit: tag a merged release",
-        "--stdin",
-        input="start\0" + commands + "prepare\0commit\0",
-    )
+        commands = [ref_create(ref, obj) for ref, obj in txn.tags.items()]
+    lib.repo.update_refs("sopgit: tag a merged release", commands)
 
 
 def push_tags(lib: Library, names: list[str]) -> None:

@@ -318,6 +318,20 @@ class GitRepo:
             raise RepoError(f"git {args[0]} failed: {_reason(err)}", self.root) from None
         return output
 
+    def update_refs(self, message: str, commands: Iterable[str]) -> None:
+        """Move refs in ONE transaction, all or none: `git update-ref -z --stdin` with
+        `start`, COMMANDS (built with ref_create, ref_update, ref_delete), `prepare`,
+        `commit`. Every old value given is verified, so a ref someone moved meanwhile
+        fails the whole transaction."""
+        self.run(
+            "update-ref",
+            "-z",
+            "-m",
+            message,
+            "--stdin",
+            input="start\0" + "".join(commands) + "prepare\0commit\0",
+        )
+
     def run_binary(self, *args: str, input: bytes, env: Mapping[str, str] | None = None) -> bytes:
         """Run one git command with INPUT as its stdin, bytes in and out."""
         done = subprocess.run(
@@ -783,3 +797,16 @@ def message_file(text: str) -> Iterator[str]:
         yield handle.name
     finally:
         os.unlink(handle.name)
+
+
+# Commands of GitRepo.update_refs, in update-ref's -z form.
+def ref_create(ref: str, new: str) -> str:
+    return f"create {ref}\0{new}\0"
+
+
+def ref_update(ref: str, new: str, old: str) -> str:
+    return f"update {ref}\0{new}\0{old}\0"
+
+
+def ref_delete(ref: str, old: str) -> str:
+    return f"delete {ref}\0{old}\0"

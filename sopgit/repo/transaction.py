@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from sopgit.errors import RepoError
-from sopgit.repo.git import GitRepo
+from sopgit.repo.git import GitRepo, ref_create, ref_delete, ref_update
 
 STEPS = (
     "locked",
@@ -298,18 +298,11 @@ def _resume(
             f"{short} and the tags are as they were"
         )
     at = values.get(branch)
-    commands = [f"create {ref}\0{tags[ref]}\0" for ref in tags if ref not in moved]
+    commands = [ref_create(ref, tags[ref]) for ref in tags if ref not in moved]
     if at == old:
-        commands.append(f"update {branch}\0{new}\0{old}\0")
+        commands.append(ref_update(branch, new, old))
     if commands:
-        repo.run(
-            "update-ref",
-            "-z",
-            "-m",
-            "sopgit: release (finished)",
-            "--stdin",
-            input="start\0" + "".join(commands) + "prepare\0commit\0",
-        )
+        repo.update_refs("sopgit: release (finished)", commands)
     if at in (old, new):
         _finish(repo, files, None)
         return (
@@ -509,17 +502,10 @@ class Transaction:
         }
         journal = _write_journal(repo, record)
         step("journal")
-        commands = [f"update {self.branch}\0{self.tip}\0{self.old}\0"]
-        commands += [f"create {ref}\0{obj}\0" for ref, obj in self.tags.items()]
+        commands = [ref_update(self.branch, self.tip, self.old)]
+        commands += [ref_create(ref, obj) for ref, obj in self.tags.items()]
         try:
-            repo.run(
-                "update-ref",
-                "-z",
-                "-m",
-                "sopgit: release",
-                "--stdin",
-                input="start\0" + "".join(commands) + "prepare\0commit\0",
-            )
+            repo.update_refs("sopgit: release", commands)
         except RepoError as err:
             journal.unlink(missing_ok=True)
             raise RepoError(
@@ -637,17 +623,10 @@ def undo_release(
     current = dict(line.split("\0", 1) for line in values.splitlines() if "\0" in line)
     record = {"branch": ref, "old": made, "new": base, "tags": {}, "files": files}
     journal = _write_journal(repo, record)
-    commands = [f"update {ref}\0{base}\0{made}\0"]
-    commands += [f"delete {name}\0{current[name]}\0" for name in names if name in current]
+    commands = [ref_update(ref, base, made)]
+    commands += [ref_delete(name, current[name]) for name in names if name in current]
     try:
-        repo.run(
-            "update-ref",
-            "-z",
-            "-m",
-            "sopgit: release taken back (its push was refused)",
-            "--stdin",
-            input="start\0" + "".join(commands) + "prepare\0commit\0",
-        )
+        repo.update_refs("sopgit: release taken back (its push was refused)", commands)
     except RepoError:
         journal.unlink(missing_ok=True)
         raise
