@@ -31,6 +31,7 @@ from typing import Any
 from sopgit.core.model import Commit, FileChange
 from sopgit.errors import RepoError
 from sopgit.repo.git import SCAN_ARGS, GitRepo, HistoryScan
+from sopgit.repo.transaction import process_alive
 
 CACHE_FORMAT = 3  # 3: key, head, then the records in chunks, each marshalled alone
 CHUNK = 4096  # records marshalled at a time
@@ -131,18 +132,8 @@ def _drop_orphans(folder: Path) -> None:
     The writer's pid is in the name; a file of a live pid is another run's, in progress."""
     for orphan in folder.glob(f"{TEMP_PREFIX}*"):
         pid = orphan.name[len(TEMP_PREFIX) :].split("-", 1)[0]
-        if not pid.isdigit() or not _alive(int(pid)):
+        if not pid.isdigit() or not process_alive(int(pid)):
             orphan.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 def _changes(changes: tuple[FileChange, ...]) -> tuple[tuple[str, str, str | None], ...]:

@@ -99,7 +99,8 @@ class CommitWrite:
 # --- the lock ------------------------------------------------------------------------
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Is process PID running on this host (whoever owns it)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -179,7 +180,7 @@ def repo_lock(repo: GitRepo, *, refuse: bool = True, announce: bool = True) -> I
             and (
                 owner.get("host") != host
                 or not isinstance(owner.get("pid"), int)
-                or _alive(owner["pid"])
+                or process_alive(owner["pid"])
             )
         )
         if live:
@@ -322,7 +323,7 @@ def _legacy_lock(repo: GitRepo) -> None:
         text = legacy.read_text(encoding="utf-8", errors="replace").strip()
     except OSError:
         return
-    if text.isdigit() and not _alive(int(text)):
+    if text.isdigit() and not process_alive(int(text)):
         legacy.unlink(missing_ok=True)
         _note(f"removed the release lock of pid {text}, which is gone ({legacy})")
 
