@@ -422,9 +422,19 @@ class GitRepo:
         """The bytes each of SPECS names (`REV:PATH`, `:PATH` for the index), read in ONE
         git process whatever their number; a spec that names no file is left out."""
         wanted = [s for s in dict.fromkeys(specs) if "\n" not in s and "\r" not in s]
-        if not wanted:
-            return {}
-        request = "".join(f"{spec}\n" for spec in wanted).encode()
+        return {
+            spec: data
+            for spec, (kind, data) in zip(wanted, self._cat_file(wanted), strict=True)
+            if kind == b"blob"
+        }
+
+    def _cat_file(self, names: list[str]) -> list[tuple[bytes, bytes]]:
+        """`git cat-file --batch` over NAMES in ONE process: each name's object type and
+        bytes, in order; the type is b"missing" (or b"ambiguous"), with no bytes, for a
+        name that names no single object."""
+        if not names:
+            return []
+        request = "".join(f"{name}\n" for name in names).encode()
         with tempfile.TemporaryFile() as stdin:
             stdin.write(request)
             stdin.seek(0)
@@ -434,16 +444,16 @@ class GitRepo:
                 )
             except GitCommandError as err:
                 raise RepoError(f"git cat-file failed: {_reason(err)}", self.root) from None
-        found: dict[str, bytes] = {}
-        for spec in wanted:
+        found = []
+        for _ in names:
             header, _, data = data.partition(b"\n")
             fields = header.split()
-            # `<sha> <type> <size>` then the bytes; `<spec> missing` (or ambiguous) alone
-            if len(fields) < 3 or not fields[-1].isdigit() or fields[-2] == b"missing":
+            # `<sha> <type> <size>` then the bytes; `<name> missing` (or ambiguous) alone
+            if len(fields) < 3 or not fields[-1].isdigit():
+                found.append((fields[-1] if fields else b"missing", b""))
                 continue
             size = int(fields[-1])
-            if fields[-2] == b"blob":
-                found[spec] = data[:size]
+            found.append((fields[-2], data[:size]))
             data = data[size + 1 :]
         return found
 
@@ -549,27 +559,12 @@ class GitRepo:
 
     def blob_contents(self, blobs: Mapping[str, str]) -> dict[str, bytes]:
         """KEY -> the bytes of blob BLOBS[KEY], read in one git process."""
-        if not blobs:
-            return {}
         keys = list(blobs)
-        request = "".join(f"{blobs[k]}\n" for k in keys).encode()
-        with tempfile.TemporaryFile() as stdin:
-            stdin.write(request)
-            stdin.seek(0)
-            try:
-                data = self._repo.git.execute(
-                    ["git", "cat-file", "--batch"], istream=stdin, stdout_as_string=False
-                )
-            except GitCommandError as err:
-                raise RepoError(f"git cat-file failed: {_reason(err)}", self.root) from None
         found: dict[str, bytes] = {}
-        for key in keys:
-            header, _, data = data.partition(b"\n")
-            if header.endswith(b"missing"):
+        for key, (kind, data) in zip(keys, self._cat_file([blobs[k] for k in keys]), strict=True):
+            if kind in (b"missing", b"ambiguous"):
                 raise RepoError(f"blob {blobs[key]} of {key} is missing", self.root)
-            size = int(header.split()[2])
-            found[key] = data[:size]
-            data = data[size + 1 :]
+            found[key] = data
         return found
 
     def signing_wanted(self) -> tuple[bool, bool]:
