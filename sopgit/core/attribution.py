@@ -19,6 +19,7 @@ and diffs only: never on commit dates or the order git prints commits in.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from sopgit.core.model import Commit, FileChange
 
@@ -34,32 +35,59 @@ def attribute(
     ancestors of some (a scan that stopped at a boundary): names are followed as far as
     the commits go. Each list keeps the order of COMMITS.
     """
+    return walk(commits, head, paths).touched
+
+
+@dataclass
+class Walk:
+    """What one walk back from HEAD found."""
+
+    touched: dict[str, list[Commit]]  # SOP id -> the commits that changed it
+    # The names handed to each parent that COMMITS lack (where the walk stopped), united
+    # as they would be had the walk gone on: a walk from there continues from these.
+    handed: dict[str, Names] = field(default_factory=dict)
+    # No two SOPs ever claimed one path (a merge of names that disagree, or a rename onto
+    # a path another SOP holds). Then each SOP's names, and so its commits, depend on
+    # its own files alone: leaving an SOP out changes no other SOP's answer.
+    separable: bool = True
+
+
+def walk(commits: Sequence[Commit], head: str | None, paths: Mapping[str, str]) -> Walk:
+    """attribute(), with the names handed past the boundary and whether SOPs stayed apart."""
     by_sha = {c.sha: c for c in commits}
     touched: dict[str, list[Commit]] = {sop_id: [] for sop_id in paths.values()}
+    found = Walk(touched)
     if head is None or head not in by_sha:
-        return touched
+        return found
     children = _child_counts(by_sha, head)
     names_at: dict[str, list[Names]] = {head: [dict(paths)]}
+    outside: dict[str, list[Names]] = {}
     hits: dict[str, set[str]] = {}
     ready = [head]
     while ready:
         commit = by_sha[ready.pop()]
-        names = _union(names_at.pop(commit.sha))
+        names = _union(names_at.pop(commit.sha), found)
         if len(commit.parents) <= 1:
             owners = _owners(commit.changes, names)
             if owners:
                 hits[commit.sha] = owners
         for index, parent in enumerate(commit.parents):
             if parent not in by_sha:
+                outside.setdefault(parent, []).append(
+                    _before(names, commit.changes_against(index), found)
+                )
                 continue
-            names_at.setdefault(parent, []).append(_before(names, commit.changes_against(index)))
+            names_at.setdefault(parent, []).append(
+                _before(names, commit.changes_against(index), found)
+            )
             children[parent] -= 1
             if children[parent] == 0:
                 ready.append(parent)
     for commit in commits:
         for sop_id in sorted(hits.get(commit.sha, ())):
             touched[sop_id].append(commit)
-    return touched
+    found.handed = {sha: _union(names, found) for sha, names in outside.items()}
+    return found
 
 
 def _child_counts(by_sha: Mapping[str, Commit], head: str) -> dict[str, int]:
@@ -91,11 +119,12 @@ def _owners(changes: Iterable[FileChange], names: Names) -> set[str]:
     return owners
 
 
-def _before(names: Names, changes: Iterable[FileChange]) -> Names:
+def _before(names: Names, changes: Iterable[FileChange], walk: Walk | None = None) -> Names:
     """NAMES (at a commit) as they were in the parent CHANGES are against.
 
     Only renames change them; the same mapping is handed on when none applies, so
-    long stretches of history share one.
+    long stretches of history share one. A rename onto a path another SOP holds there
+    marks WALK as not separable.
     """
     renames = [
         (c.old_path, c.path)
@@ -106,18 +135,27 @@ def _before(names: Names, changes: Iterable[FileChange]) -> Names:
         return names
     earlier = dict(names)
     moved = [(old, earlier.pop(new)) for old, new in renames]
+    if walk is not None and walk.separable:
+        claims: dict[str, str] = {}
+        for old, sop_id in moved:
+            if claims.setdefault(old, earlier.get(old, sop_id)) != sop_id:
+                walk.separable = False
     earlier.update(moved)
     return earlier
 
 
-def _union(found: list[Names]) -> Names:
-    """The names along every child; where two disagree on a path, the smaller id."""
+def _union(found: list[Names], walk: Walk) -> Names:
+    """The names along every child; where two disagree on a path, the smaller id (and
+    WALK is not separable)."""
     first = found[0]
     if all(other is first or other == first for other in found[1:]):
         return first
     merged: dict[str, str] = {}
     for names in found:
         for path, sop_id in names.items():
-            if path not in merged or sop_id < merged[path]:
+            if path not in merged:
                 merged[path] = sop_id
+            elif sop_id != merged[path]:
+                walk.separable = False
+                merged[path] = min(sop_id, merged[path])
     return merged

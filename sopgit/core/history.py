@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import semver
 
-from sopgit.core.attribution import attribute
+from sopgit.core.attribution import walk
 from sopgit.core.commits import Message, bump_for, is_release, parse_message, pull_request_number
 from sopgit.core.formats import loose_version, style_bump, table_cell
 from sopgit.core.model import Commit, Tag
@@ -187,6 +187,7 @@ class History:
     tags_by_sop: dict[str, list[tuple[semver.Version, Tag]]] = field(default_factory=dict)
     by_sha: dict[str, Commit] = field(default_factory=dict)
     legacy: Mapping[str, Legacy] = field(default_factory=dict)
+    separable: bool = True  # no two SOPs' names ever met (see sopgit.attribution.Walk)
     _versions: dict[tuple[str, str | None], SopVersion] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -200,15 +201,17 @@ class History:
         outside: Mapping[str, tuple[str, ...]] = {},
         legacy: Mapping[str, Legacy] = {},
     ) -> History:
+        found = walk(commits, head, paths)
         return cls(
             config=config,
             commits=commits,
             tags=tags,
             ancestry=Ancestry(commits, head, outside),
-            touched=attribute(commits, head, paths),
+            touched=found.touched,
             tags_by_sop=release_tags(tags, config.tag_format, config.format.id_pattern),
             by_sha={c.sha: c for c in commits},
             legacy=legacy,
+            separable=found.separable,
         )
 
     def version(self, sop_id: str, force: str | None = None) -> SopVersion:
