@@ -8,7 +8,7 @@ the audit trail are computed from it, so they never touch git or files themselve
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from sopgit.core.history import SopVersion
 from sopgit.core.lifecycle import Event
@@ -22,6 +22,21 @@ class SopRecord(Protocol):
     def path(self) -> str: ...
 
     def meta(self, key: str, default: str = "") -> str: ...
+
+
+class Frontmatter(Protocol):
+    @property
+    def meta(self) -> Mapping[str, Any]: ...
+
+
+class DatedSop(SopRecord, Protocol):
+    """An SOP with what its review dates are read from: its frontmatter (None when the
+    file does not parse) and the dates it states itself."""
+
+    @property
+    def doc(self) -> Frontmatter | None: ...
+
+    def stated_date(self, name: str) -> str | None: ...
 
 
 class LibraryView(Protocol):

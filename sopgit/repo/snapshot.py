@@ -19,11 +19,9 @@ from sopgit.core.history import (
     HistoryRow,
     Legacy,
     SopVersion,
-    history_rows,
     release_tags,
-    row_from_tag,
 )
-from sopgit.core.lifecycle import REVIEW_TRAILER, Event, events, interval_for, next_review
+from sopgit.core.lifecycle import REVIEW_TRAILER, Event, events
 from sopgit.core.model import Tag
 from sopgit.core.versioning import current_versions
 from sopgit.errors import DocumentError, UsageError
@@ -122,30 +120,14 @@ class Snapshot:
 
     def review_due(self, sop_id: str) -> str | None:
         """When SOP_ID's next periodic review falls due (None until it is released)."""
-        version = self.version(sop_id)
-        sop = self.sops[sop_id]
-        latest = row_from_tag(*version.releases[0]) if version.releases else None
-        released = latest is not None and latest.source != "baseline"
-        last: str | None
-        if latest is not None and released:
-            last = latest.date  # only the latest release matters: read just its tag
-        else:
-            rows = history_rows(version)  # a baseline defers to the hand-typed history
-            last = rows[-1].date if rows else None
-        # An adopted library's own review dates: the last review counts as one, and
-        # the next review it states holds until sopgit records a review or release.
-        reviewed, stated_next = sop.stated_date("last_reviewed"), sop.stated_date("next_review")
-        reviews = self.reviews(sop_id)
-        if stated_next and not released and not reviews:
-            return stated_next
-        if reviewed:
-            last = max(last or reviewed, reviewed)
-        if last is None:
-            return None
-        interval = interval_for(
-            sop.doc.meta if sop.doc else {}, self.lib.config.review_interval_days
+        from sopgit.core.status import review_due
+
+        return review_due(
+            self.sops[sop_id],
+            self.version(sop_id),
+            self.reviews(sop_id),
+            self.lib.config.review_interval_days,
         )
-        return next_review(last, reviews, interval)
 
     def sop(self, sop_id: str) -> Sop:
         """The SOP of SOP_ID, as written or in any case (sop-hr-004, SOP-HR-004)."""
