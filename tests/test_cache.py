@@ -12,7 +12,8 @@ from conftest import commit_all, git
 
 ENG1 = "sops/engineering/ENG-001-deployment-process.md"
 CACHE = Path(".git/sopgit/cache-v1.bin")
-ROWS = Path(".git/sopgit/status-v1.bin")  # status's kept rows
+ROWS = Path(".git/sopgit/status-v2.bin")  # status's kept rows
+STATE = Path(".git/sopgit/status-state-v2.bin")  # and what a later status starts from
 
 
 def traced(run, root: Path, monkeypatch, tmp_path: Path, *args: str) -> tuple[str, list[str]]:
@@ -58,7 +59,9 @@ def test_an_unchanged_repository_is_answered_from_the_cache(run, released, monke
     warm, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
     assert history_scans(commands) == []  # HEAD is where it was: no git log at all
     assert warm == cold
-    assert sorted(p.name for p in (released / CACHE).parent.iterdir()) == [CACHE.name, ROWS.name]
+    assert sorted(p.name for p in (released / CACHE).parent.iterdir()) == sorted(
+        [CACHE.name, ROWS.name, STATE.name]
+    )
 
 
 def test_after_new_commits_only_they_are_scanned(run, released, monkeypatch, tmp_path):
@@ -104,7 +107,9 @@ def test_a_pruned_old_head_means_a_full_scan(run, released, monkeypatch, tmp_pat
     git(released, "gc", "-q", "--prune=now")
     edit(released, "fix(ENG-001): instead")
     warm, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
-    assert len(history_scans(commands)) == 2  # HEAD ^OLD fails: OLD is gone; then all of it
+    # HEAD ^OLD fails, OLD being gone: for status's kept rows, then for the history
+    # cache; then all of it is read.
+    assert len(history_scans(commands)) == 3
     assert json.loads(warm) == status(run, released, "--no-cache")
 
 
@@ -151,6 +156,7 @@ def test_a_damaged_cache_is_rebuilt(run, released, monkeypatch, tmp_path, damage
     path = released / CACHE
     path.write_bytes(damage(path.read_bytes()))
     (released / ROWS).unlink()  # else status answers from its kept rows, never reading CACHE
+    (released / STATE).unlink()
     warm, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
     assert len(history_scans(commands)) == 1
     assert json.loads(warm) == before
@@ -294,6 +300,11 @@ def test_damaged_status_rows_are_computed_afresh(run, released, monkeypatch, tmp
     retitle(released)
     before = status(run, released)
     (released / ROWS).write_bytes(damage((released / ROWS).read_bytes()))
+    warm, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
+    assert json.loads(warm) == before  # from the rows kept with the state, nothing new
+    assert full_tag_listings(commands) == []
+    for kept in (ROWS, STATE):
+        (released / kept).write_bytes(damage((released / kept).read_bytes()))
     warm, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
     assert json.loads(warm) == before
     assert len(full_tag_listings(commands)) == 1

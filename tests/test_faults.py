@@ -83,10 +83,11 @@ def sopgit_run(root: Path, *args: str, env: dict[str, str] | None = None):
 
 def leftovers(root: Path) -> list[str]:
     """Files sopgit keeps while it works: none may outlive a command that completed (the
-    history cache, cache-v1.bin, and status's rows, status-v1.bin, are kept on purpose;
+    history cache, cache-v1.bin, and status's rows, status-v2.bin and
+    status-state-v2.bin, are kept on purpose;
     their temporary files are not)."""
     folder = root / ".git" / "sopgit"
-    kept = ("cache-v1.bin", "status-v1.bin")
+    kept = ("cache-v1.bin", "status-v2.bin", "status-state-v2.bin")
     found = [p.name for p in folder.iterdir() if p.name not in kept] if folder.exists() else []
     found += [str(p) for p in (root / ".git").glob("*.lock")]
     found += [str(p) for p in (root / ".git" / "refs").rglob("*.lock")]

@@ -323,7 +323,7 @@ def test_a_failed_final_release_undoes_the_retirement(run, released):
     assert not list(released.rglob("*.sopgit-*"))
     kept = [p.name for p in (released / ".git/sopgit").iterdir()]
     # no journal or lock; the history cache and status's rows may stay
-    assert set(kept) <= {"cache-v1.bin", "status-v1.bin"}
+    assert set(kept) <= {"cache-v1.bin", "status-v2.bin", "status-state-v2.bin"}
 
 
 def test_retire_without_release_leaves_it_for_review(run, released):

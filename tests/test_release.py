@@ -102,9 +102,10 @@ def refused(run, root: Path, *args: str, says: str) -> str:
 
 def no_lock(root: Path) -> bool:
     """No lock, journal or scratch file is left under .git/sopgit/ (the history cache,
-    cache-v1.bin, and status's rows, status-v1.bin, are meant to stay)."""
+    cache-v1.bin, and status's rows, status-v2.bin and status-state-v2.bin, are meant
+    to stay)."""
     folder = root / ".git" / "sopgit"
-    kept = ("cache-v1.bin", "status-v1.bin")
+    kept = ("cache-v1.bin", "status-v2.bin", "status-state-v2.bin")
     return not (root / ".git" / "sopgit-release.lock").exists() and (
         not folder.exists() or not [p for p in folder.iterdir() if p.name not in kept]
     )

@@ -513,10 +513,13 @@ class GitRepo:
         text = raw.decode("utf-8", errors="replace")  # a ref name holds no newline
         return [(n, o) for n, _, o in (r.partition("\0") for r in text.split("\n") if r)]
 
-    def tags_and_ids(self) -> tuple[list[Tag], list[tuple[str, str]]]:
-        """tags() and tag_ids() of one and the same listing."""
+    def tags_and_ids(self, *refs: str) -> tuple[list[Tag], list[tuple[str, str]]]:
+        """tags() and tag_ids() of one and the same listing: every tag, or the tags of
+        REFS (full ref names, refs/tags/...)."""
         raw = self.run_bytes(
-            "for-each-ref", f"--format=%(refname)%00%(objectname)%00{TAG_FORMAT}", "refs/tags"
+            "for-each-ref",
+            f"--format=%(refname)%00%(objectname)%00{TAG_FORMAT}",
+            *(refs or ["refs/tags"]),
         )
         tokens = raw.decode("utf-8", errors="replace").split("\0")
         size = TAG_FIELDS + 2
