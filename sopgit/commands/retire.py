@@ -109,3 +109,34 @@ def retire(
         txn.apply()
     txn.post_commit()
     return Retirement(retirement.sop_id, retirement.message, retirement.text, plan)
+
+
+def run_retire(
+    lib: Library,
+    sop_id: str,
+    reason: str,
+    *,
+    successor: str | None = None,
+    date: dt.date,
+    release: bool = True,
+    allow_branch: bool = False,
+    allow_unapproved: str | None = None,
+    dry_run: bool = False,
+) -> Retirement:
+    """`sopgit retire`: under the release lock, retire (see `retire`); a DRY_RUN only
+    checks the request and computes the retirement commit (its PLAN is None)."""
+    from sopgit.commands.release_plan import release_lock
+
+    if dry_run:
+        return prepare(load_snapshot(lib), sop_id, reason, successor)
+    with release_lock(lib.repo):
+        return retire(
+            lib,
+            sop_id,
+            reason,
+            successor=successor,
+            date=date,
+            release=release,
+            allow_branch=allow_branch,
+            allow_unapproved=allow_unapproved,
+        )
