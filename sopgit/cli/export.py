@@ -9,15 +9,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from sopgit.cli.support import echo, format_option, library, path_arg, today
-
-if TYPE_CHECKING:
-    from sopgit.core.history import SopVersion
-    from sopgit.repo.snapshot import Snapshot, Sop
 
 
 def register(group: click.Group) -> None:
@@ -50,102 +45,20 @@ def export(
 ) -> None:
     """Write a controlled copy of an SOP version: cover, signatures, history, text as released."""
     fmt = fmt or ("pdf" if output and output.lower().endswith(".pdf") else "html")
-    from sopgit.errors import UsageError
-    from sopgit.publish.export import file_name, gather
-    from sopgit.repo.snapshot import load_snapshot
+    from sopgit.commands.export import export_all, export_copy
 
+    root, use_cache = ctx.obj["cwd"], not ctx.obj["no_cache"]
+    where = path_arg(ctx, output) if output else None
     if everything:
         if sop_id or wanted:
             raise click.UsageError("--all exports the current version of every SOP; give no ID")
-        _export_all(ctx, fmt, output)
+        binder = export_all(root, today(), fmt=fmt, folder=where, use_cache=use_cache)
+        echo(f"wrote {len(binder.files)} controlled copies and index.html to {binder.folder}")
         return
     if not sop_id:
         raise click.UsageError("give an SOP id, or --all")
-    if fmt == "pdf":
-        _need_pdf()
-    snapshot = load_snapshot(library(ctx))
-    copy = gather(snapshot, sop_id, wanted)
-    target = path_arg(ctx, output) if output else Path(ctx.obj["cwd"]) / file_name(copy, fmt)
-    if target.is_dir():
-        target = target / file_name(copy, fmt)
-    if not target.parent.is_dir():
-        raise UsageError(f"no such folder {target.parent}; create it first")
-    _write(target, _render(copy, fmt))
-    echo(f"wrote {target} ({copy.binding.sop_id} v{copy.binding.version}, {copy.status})")
-
-
-def _need_pdf() -> None:
-    from sopgit.errors import UsageError
-    from sopgit.publish.export import PDF_EXTRA
-
-    try:
-        import pypdf  # noqa: F401
-        import weasyprint  # noqa: F401
-    except (ImportError, OSError):  # OSError: WeasyPrint without the Pango library
-        raise UsageError(PDF_EXTRA) from None
-
-
-def _render(copy: object, fmt: str) -> bytes:
-    from sopgit.publish.export import Copy, render_html, render_pdf
-
-    assert isinstance(copy, Copy)
-    if fmt == "pdf":
-        return render_pdf(copy)
-    return render_html(copy).encode("utf-8")
-
-
-def _write(target: Path, data: bytes) -> None:
-    """Write whole or not at all: a temporary file beside the target, then a rename."""
-    from sopgit.errors import UsageError
-
-    temporary = target.with_name(f".{target.name}.tmp")
-    try:
-        temporary.write_bytes(data)
-        temporary.replace(target)
-    except OSError as err:
-        temporary.unlink(missing_ok=True)
-        raise UsageError(f"cannot write it: {err.strerror}", target) from None
-
-
-def _export_all(ctx: click.Context, fmt: str, output: str | None) -> None:
-    from sopgit.core import progress
-    from sopgit.errors import UsageError
-    from sopgit.publish.export import (
-        BinderEntry,
-        binder_index,
-        effective_ids,
-        file_name,
-        gather,
-        read_released,
-        tag_objects,
-    )
-    from sopgit.repo.snapshot import load_snapshot
-
-    if fmt == "pdf":
-        _need_pdf()
-    lib = library(ctx)
-    snapshot = load_snapshot(lib)
-    folder = path_arg(ctx, output) if output else lib.root / "controlled-copies"
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"{folder} is a file; give a folder with --output")
-    ids = effective_ids(snapshot)
-    if not ids:
-        raise UsageError("no SOP is released and effective; nothing to export")
-    folder.mkdir(parents=True, exist_ok=True)
-    objects = tag_objects(snapshot)  # every tag's object id, and every released file,
-    files = read_released(  # each read in one git process whatever the number of SOPs
-        snapshot, [(snapshot.sops[i], snapshot.version(i).releases[0][1].target) for i in ids]
-    )
-    entries = []
-    for count, sop_id in enumerate(ids, 1):
-        copy = gather(snapshot, sop_id, None, objects=objects, files=files)
-        name = file_name(copy, fmt)
-        _write(folder / name, _render(copy, fmt))
-        entries.append(BinderEntry(copy, name))
-        progress.report("exporting", count, f"of {len(ids)} SOPs")
-    progress.done()
-    _write(folder / "index.html", binder_index(entries, lib.config.name, today()).encode("utf-8"))
-    echo(f"wrote {len(entries)} controlled copies and index.html to {folder}")
+    done = export_copy(root, sop_id, version=wanted, fmt=fmt, output=where, use_cache=use_cache)
+    echo(f"wrote {done.path} ({done.sop_id} v{done.version}, {done.status})")
 
 
 @click.command()
@@ -159,20 +72,14 @@ def _export_all(ctx: click.Context, fmt: str, output: str | None) -> None:
 @click.pass_context
 def verify(ctx: click.Context, file: Path, expect: str | None) -> None:
     """Check a controlled copy against git: content, tag, commit and the released file's hash."""
-    from sopgit.errors import PolicyError
-    from sopgit.publish.export import read_copy, verify_copy
-    from sopgit.repo.snapshot import load_snapshot
+    from sopgit.commands.export import verify_copy_file
 
     path = file if file.is_absolute() else ctx.obj["cwd"] / file
     if not path.is_file():
         raise click.BadParameter(f"{file}: no such file", param_hint="FILE")
-    claimed = read_copy(path)
-    snapshot = load_snapshot(library(ctx))
-    if claimed.binding.sop_id.upper() not in snapshot.sops:
-        raise PolicyError(
-            f"{file}: a copy of {claimed.binding.sop_id}, which is not in this library"
-        )
-    verdict = verify_copy(snapshot, claimed, expect)
+    verdict = verify_copy_file(
+        ctx.obj["cwd"], path, expect, name=file, use_cache=not ctx.obj["no_cache"]
+    )
     echo(f"{verdict.line}" if verdict.ok else f"sopgit: {file}: {verdict.line}", err=not verdict.ok)
     if not verdict.ok:
         ctx.exit(1)
@@ -198,16 +105,11 @@ def diff(
     FROM and TO are released versions (1.2.0 or v1.2.0), `current`, or `pending` for the
     text in the work tree that is not released yet.
     """
-    from sopgit.core.redline import redline, render_html, render_markdown, render_text
+    from sopgit.commands.export import diff_versions
+    from sopgit.core.redline import render_html, render_markdown, render_text
     from sopgit.repo.snapshot import load_snapshot
 
-    snapshot = load_snapshot(library(ctx))
-    sop = snapshot.sop(sop_id)
-    version = snapshot.version(sop.sop_id)
-    old, new = default_pair(version, old, new)
-    before, before_label = text_of(snapshot, sop, version, old)
-    after, after_label = text_of(snapshot, sop, version, new)
-    line = redline(before, after, before_label, after_label)
+    line = diff_versions(load_snapshot(library(ctx)), sop_id, old, new)
     if fmt == "json":
         click.echo(json.dumps(line.as_dict(), indent=2, ensure_ascii=False))
     elif fmt == "markdown":
@@ -219,34 +121,3 @@ def diff(
             color == "auto" and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
         )
         click.echo(render_text(line, colored), nl=False, color=colored)
-
-
-def default_pair(version: SopVersion, old: str | None, new: str | None) -> tuple[str, str]:
-    """FROM and TO, defaulting to the previous and the current release."""
-    from sopgit.errors import UsageError
-
-    if old is not None and new is None:
-        return old, "current"
-    if old is not None and new is not None:
-        return old, new
-    if len(version.releases) >= 2:
-        return str(version.releases[1][0]), str(version.releases[0][0])
-    if version.releases and version.pending:
-        return str(version.releases[0][0]), "pending"
-    raise UsageError(
-        f"{version.sop_id} has {len(version.releases)} released version(s) and nothing "
-        "pending; give FROM and TO"
-    )
-
-
-def text_of(snapshot: Snapshot, sop: Sop, version: SopVersion, wanted: str) -> tuple[str, str]:
-    """The text of version WANTED (released: read at its tag; pending: the work tree)."""
-    from sopgit.publish.export import blob_at, choose_version
-
-    chosen = choose_version(version, wanted)
-    if chosen is None:
-        data = (snapshot.lib.root / sop.path).read_bytes()
-        return data.decode("utf-8", "replace"), f"{sop.sop_id} pending (not approved)"
-    number, tag = chosen
-    _path, data = blob_at(snapshot, sop, tag.target)
-    return data.decode("utf-8", "replace"), f"{sop.sop_id} v{number}"
