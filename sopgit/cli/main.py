@@ -365,12 +365,12 @@ def _state_style(column: int, cell: str) -> dict[str, Any] | None:
 @click.pass_context
 def history(ctx: click.Context, sop_id: str, fmt: str) -> None:
     """The revision history of one SOP, derived from its release tags."""
-    from sopgit.core.history import history_rows, table_lines
-    from sopgit.repo.snapshot import load_one
+    from sopgit.commands.history import sop_history
+    from sopgit.core.history import table_lines
 
     lib = library(ctx)
-    sop, version = load_one(lib, sop_id)
-    rows = history_rows(version)
+    found = sop_history(lib, sop_id)
+    sop, version, rows = found.sop, found.version, found.rows
     if fmt == "markdown":
         form = lib.config.format
         if form.history.markers:
