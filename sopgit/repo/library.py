@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -41,29 +42,38 @@ def id_in_name(name: str) -> str | None:
 
 def sop_files(root: Path, config: Config) -> list[SopFile]:
     """Every SOP file under the library root, sorted by path: the Markdown files that
-    `[format] files` names and `exclude` does not (default: every `*.md`)."""
+    `[format] files` names and `exclude` does not (default: every `*.md`). A symbolic
+    link is never listed, nor followed.
+
+    Paths are handled as strings, one lstat per file: status lists thousands of files
+    on every run, where pathlib's objects cost more than the listing itself."""
     base = root / config.root
     if not base.is_dir():
         return []
     fmt = config.format
+    prefix = base.relative_to(root).as_posix()
+    prefix = "" if prefix == "." else prefix + "/"
     found = []
-    for file in _markdown_files(base):
-        if file.is_file() and not file.is_symlink():
-            under = file.relative_to(base).as_posix()
-            if not is_sop_path(under, fmt.files, fmt.exclude):
-                continue
-            relative = file.relative_to(root).as_posix()
-            found.append(SopFile(relative, id_in_filename(file.name, fmt)))
+    for under in _markdown_files(str(base)):
+        try:
+            regular = stat.S_ISREG(os.lstat(os.path.join(base, under)).st_mode)
+        except OSError:
+            continue  # gone since it was listed
+        if regular and is_sop_path(under, fmt.files, fmt.exclude):
+            found.append(SopFile(prefix + under, id_in_filename(under.rpartition("/")[2], fmt)))
     return found
 
 
-def _markdown_files(base: Path) -> list[Path]:
-    """The *.md entries under BASE, sorted; symbolic links are listed, never followed."""
+def _markdown_files(base: str) -> list[str]:
+    """The *.md entries under BASE (POSIX paths relative to it), sorted as paths are
+    (folder by folder); symbolic links are listed, never followed."""
     found = []
     for folder, dirs, files in os.walk(base):
         dirs.sort()
-        found += [Path(folder) / name for name in files if name.endswith(".md")]
-    return sorted(found)
+        under = os.path.relpath(folder, base).replace(os.sep, "/")
+        start = "" if under == "." else under + "/"
+        found += [start + name for name in files if name.endswith(".md")]
+    return sorted(found, key=lambda path: path.split("/"))
 
 
 def linked_sops(root: Path, config: Config) -> list[str]:
