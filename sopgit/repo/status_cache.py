@@ -28,6 +28,7 @@ after reading.
 from __future__ import annotations
 
 import hashlib
+import marshal
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,12 +80,12 @@ def library_status(lib: Library) -> LibraryStatus:
     base = _base_key(lib)
     on_release = inputs.branch == lib.config.release_branch
     key = _key(base, inputs)
-    stored = read_kept(folder / FILE_NAME, base)
+    stored = _read_parts(folder / FILE_NAME, base)
     if stored and len(stored) == 2 and stored[0] == key:
         kept_rows = _rows(stored[1])
         if kept_rows is not None:
             return LibraryStatus(kept_rows, inputs.branch, on_release)
-    stored = read_kept(folder / STATE_FILE_NAME, base)
+    stored = _read_parts(folder / STATE_FILE_NAME, base)
     if stored and len(stored) == 2:
         advanced = _advance(lib, inputs, _rows(stored[0]), stored[1])
         if advanced is not None:
@@ -102,9 +103,22 @@ def library_status(lib: Library) -> LibraryStatus:
 def _keep(folder: Path, base: str, key: str, rows: list[StatusRow], state: dict[str, Any]) -> None:
     """The rows under KEY, for a run in the same state; the rows and STATE, for a run
     after something changed (written first: the rows alone are read more often)."""
-    plain = [r.as_tuple() for r in rows]
-    write_kept(folder / STATE_FILE_NAME, base, [plain, state])
+    plain = marshal.dumps([r.as_tuple() for r in rows])
+    write_kept(folder / STATE_FILE_NAME, base, [plain, marshal.dumps(state)])
     write_kept(folder / FILE_NAME, base, [key, plain])
+
+
+def _read_parts(path: Path, base: str) -> list[Any] | None:
+    """The parts _keep wrote in PATH under BASE, each unmarshalled (None: not kept, or
+    damaged). Each part is kept marshalled as one bytes value: read whole, it is
+    unmarshalled ten times as fast as object by object from the file."""
+    stored = read_kept(path, base)
+    if stored is None:
+        return None
+    try:
+        return [marshal.loads(p) if isinstance(p, bytes) else p for p in stored]
+    except (ValueError, EOFError, TypeError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -337,7 +351,7 @@ def _read(lib: Library, file: SopFile, texts: dict[str, str]) -> Sop | None:
 def advanced_from(lib: Library) -> str | None:
     """The HEAD whose kept rows the last kept ones were brought up to date from; None
     when they were computed in full (or none are kept)."""
-    stored = read_kept(lib.repo.private_dir() / STATE_FILE_NAME, _base_key(lib))
+    stored = _read_parts(lib.repo.private_dir() / STATE_FILE_NAME, _base_key(lib))
     if not stored or len(stored) != 2 or not isinstance(stored[1], dict):
         return None
     found = stored[1].get("from")
