@@ -279,12 +279,15 @@ def test_build_refuses_a_folder_it_did_not_build(example, run, tmp_path):
     assert "is the library" in result.stderr
 
 
-def test_rebuild_replaces_its_own_site_and_drops_stale_pages(example, run):
+def test_a_build_without_its_record_replaces_its_own_site_whole(example, run):
+    """With nothing kept of the last build (--no-cache here), which files it wrote is not
+    known: the folder sopgit built is replaced whole. (With the record, only the files
+    sopgit wrote are replaced or removed: see test_site_incremental.py.)"""
     run("-C", str(example), "build")
     stale = example / "_site/sops/OLD-001.html"
     stale.write_text("old", encoding="utf-8")
 
-    run("-C", str(example), "build")
+    run("-C", str(example), "--no-cache", "build")
 
     assert not stale.exists()
     assert (example / "_site/sops/ENG-001.html").is_file()

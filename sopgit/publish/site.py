@@ -10,15 +10,16 @@ fetches anything from the network, so the folder works from disk or any static h
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import posixpath
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -38,10 +39,20 @@ from sopgit.core.redline import redline, render_html_fragment, terminal_safe
 from sopgit.core.status import StatusRow, status_rows
 from sopgit.errors import DocumentError, UsageError
 from sopgit.publish.files import all_versions, index_items, library_changelog, repository_url
+from sopgit.publish.site_state import (
+    SiteState,
+    SopEntry,
+    Store,
+    code_key,
+    digest,
+    stat_of,
+    temporary_name,
+    write_atomic,
+)
 from sopgit.repo.docformat import read_document
 from sopgit.repo.snapshot import Snapshot, Sop
 from sopgit.repo.templates import library_loaders, sandboxed, template_errors
-from sopgit.repo.textio import safe_target
+from sopgit.repo.textio import link_on_path, safe_target
 from sopgit.resources import resource_dir
 
 SITE_DIR = "_site"
@@ -440,39 +451,64 @@ def draft_page_name(sop_id: str) -> str:
     return f"sops/{sop_id}/draft.html"
 
 
+@dataclass(frozen=True)
+class Output:
+    """One file of the site: the digest of everything it is made from, and how to make
+    its bytes (called only when the file on disk is not already the one of that digest)."""
+
+    digest: str
+    make: Callable[[], bytes] | None  # None: a page kept as the last build wrote it
+
+
+def page_bytes(html: str) -> bytes:
+    # a byte that was not UTF-8 in an SOP shows as U+FFFD on the page
+    return html.encode("utf-8", "surrogateescape").decode("utf-8", "replace").encode("utf-8")
+
+
 def build_site(
     snapshot: Snapshot, output: Path, today: dt.date, *, dry_run: bool = False
 ) -> SiteReport:
-    """Render every page into a fresh folder, then put it in OUTPUT's place."""
+    """Write the site into OUTPUT: only the files whose inputs changed since the last
+    build into it (see sopgit.publish.site_state), or, with nothing kept of it, every file into
+    a fresh folder that then takes OUTPUT's place."""
     _check_output(snapshot.lib.root, output)
     root = snapshot.lib.root
+    lib = snapshot.lib
+    store = Store(lib.repo, output, writable=not dry_run) if lib.use_cache else None
+    kept = store.load() if store is not None else None
+    in_place = kept is not None and output.is_dir() and (output / MARKER).is_file()
     env = site_environment(root)
     with template_errors("site", root):
-        pages = site_pages(snapshot, today, env)
+        plan = site_pages(snapshot, today, env, store, kept if in_place else None, output)
     progress.done()
-    assets = static_files(root)
-    copied = referenced_files(root, snapshot.sops.values())
-    names = tuple(sorted([*pages, *(f"assets/{name}" for name in assets), *copied]))
+    names = tuple(sorted(plan.outputs))
     if dry_run:
         return SiteReport(output, names)
+    with template_errors("site", root):
+        if in_place and kept is not None and store is not None:
+            files = _write_in_place(output, plan, kept, store)
+        else:
+            files = _write_fresh(output, plan)
+    if store is None:
+        Store(lib.repo, output).forget()  # nothing kept now describes this folder
+        return SiteReport(output, names)
+    store.save(SiteState(files, plan.sops, plan.sizes))
+    store.prune({key for entry in plan.sops.values() for key in entry.derived})
+    return SiteReport(output, names)
+
+
+def _write_fresh(output: Path, plan: SitePlan) -> dict[str, tuple[str, int, int]]:
+    """Every file into a fresh folder, then the folder in OUTPUT's place."""
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
     try:
-        for name, html in pages.items():
+        for count, (name, made) in enumerate(plan.outputs.items(), 1):
+            if count % 50 == 0 or count == len(plan.outputs):
+                progress.report("writing:", count, "files")
             target = staging / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            # a byte that was not UTF-8 in an SOP shows as U+FFFD on the page
-            html = html.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-            target.write_text(html, encoding="utf-8", newline="\n")
-        for name, file in assets.items():
-            target = staging / "assets" / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(file, target)
-        for name, file in copied.items():  # the images and files SOPs point at
-            (staging / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(file, staging / name)
-        (staging / MARKER).write_text("built by sopgit build; safe to delete\n", encoding="utf-8")
-        (staging / ".nojekyll").write_text("", encoding="utf-8")  # GitHub Pages: serve as is
+            if made.make is not None:
+                target.write_bytes(made.make())
         os.chmod(staging, 0o755)  # mkdtemp's 0700 would hide the site from a web server
         if output.exists():
             shutil.rmtree(output)
@@ -480,7 +516,76 @@ def build_site(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return SiteReport(output, names)
+    progress.done()
+    files = {}
+    for name, made in plan.outputs.items():
+        found = stat_of(output / name)
+        if found is not None:
+            files[name] = (made.digest, *found)
+    return files
+
+
+def _write_in_place(
+    output: Path, plan: SitePlan, kept: SiteState, store: Store
+) -> dict[str, tuple[str, int, int]]:
+    """Write the files whose inputs changed, each whole through a rename; then remove
+    the files the last build wrote that this one does not (and no other file)."""
+    files: dict[str, tuple[str, int, int]] = {}
+    changed = []
+    for name, made in plan.outputs.items():
+        if kept.valid(output, name, made.digest):
+            files[name] = kept.files[name]
+        else:
+            changed.append(name)
+    gone = sorted((set(kept.files) | kept.owned) - set(plan.outputs))
+    temporaries = [temporary_name(Path(n)).as_posix() for n in changed]
+    store.claim([*changed, *temporaries, *kept.owned, *(n for n in gone if n not in kept.files)])
+    for count, name in enumerate(changed, 1):
+        if count % 50 == 0 or count == len(changed):
+            progress.report("writing:", count, "files")
+        made = plan.outputs[name]
+        if made.make is None:  # changed on disk since it was planned: made next time
+            continue
+        target = _inside(output, name)
+        data = made.make()
+        if not (target.is_file() and stat_of(target) and target.read_bytes() == data):
+            write_atomic(target, data)
+        found = stat_of(target)
+        if found is not None:
+            files[name] = (made.digest, *found)
+    for name in gone:
+        target = _inside(output, name)
+        recorded = kept.files.get(name)
+        # a file edited since sopgit wrote it is the user's now: left alone
+        if recorded is None or stat_of(target) == recorded[1:]:
+            target.unlink(missing_ok=True)
+            _drop_empty_folders(output, target.parent)
+    progress.done()
+    return files
+
+
+def _inside(output: Path, name: str) -> Path:
+    """OUTPUT/NAME, refused when NAME leaves OUTPUT or goes through a symbolic link."""
+    normal = posixpath.normpath(name)
+    if normal.startswith(("../", "/")) or normal in ("..", "."):
+        raise UsageError(f"{name} is not a path inside the site", output)
+    target = output / normal
+    link = link_on_path(output, target)
+    if link is not None:
+        raise UsageError(
+            f"goes through the symbolic link {link}; sopgit writes no page there", output
+        )
+    return target
+
+
+def _drop_empty_folders(output: Path, folder: Path) -> None:
+    """Remove FOLDER and the folders above it, up to OUTPUT, while they are empty."""
+    while folder != output and folder.is_relative_to(output):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (or gone)
+            return
+        folder = folder.parent
 
 
 def _check_output(root: Path, output: Path) -> None:
@@ -502,51 +607,46 @@ def _check_output(root: Path, output: Path) -> None:
 
 
 @dataclass(frozen=True)
-class Texts:
-    """Each SOP's file as released (by version) and as on the branch (the draft)."""
+class TextSpec:
+    sop_id: str
+    label: str  # the version released, or "" for the draft (the file at HEAD)
+    specs: tuple[str, ...]  # `REV:PATH` to try, the first found wins
 
-    released: dict[str, dict[str, Sop]]  # id -> version -> the file at its release tag
-    draft: dict[str, Sop]  # id -> the file at HEAD, for SOPs with something pending
 
-
-def read_texts(
+def text_specs(
     snapshot: Snapshot, versions: Mapping[str, SopVersion], names: Mapping[str, list[str]]
-) -> Texts:
-    """The files at every release tag and at HEAD, in one `git cat-file --batch`.
-
-    An SOP renamed since a release is looked up under each name it had, newest first.
-    Effective text never comes from the work tree; a draft does only for a file that
-    HEAD does not hold yet.
-    """
-    fmt = snapshot.lib.config.format
+) -> list[TextSpec]:
+    """Where each SOP's file is at every release tag (under each name it had, newest
+    first), and at HEAD when something is pending or it was never released."""
     head = snapshot.head
-    wanted: list[tuple[str, str, list[str]]] = []  # (id, version or "", specs)
+    wanted: list[TextSpec] = []
     for sop in snapshot.sops.values():
         version = versions[sop.sop_id]
         for released_as, tag in version.releases:
-            specs = [f"{tag.target}:{name}" for name in names.get(sop.sop_id, [sop.path])]
-            wanted.append((sop.sop_id, str(released_as), specs))
+            specs = tuple(f"{tag.target}:{name}" for name in names.get(sop.sop_id, [sop.path]))
+            wanted.append(TextSpec(sop.sop_id, str(released_as), specs))
         if head and (version.pending or not version.releases):
-            wanted.append((sop.sop_id, "", [f"{head}:{sop.path}"]))
-    blobs = snapshot.lib.repo.blobs(spec for _, _, specs in wanted for spec in specs)
-    released: dict[str, dict[str, Sop]] = {}
-    draft: dict[str, Sop] = {}
-    for sop_id, label, specs in wanted:
-        found = next(((spec, blobs[spec]) for spec in specs if spec in blobs), None)
-        if found is None:
-            continue
-        path = found[0].split(":", 1)[1]
-        parsed = parse_sop(sop_id, path, found[1].decode("utf-8", errors="replace"), fmt)
-        if label:
-            released.setdefault(sop_id, {})[label] = parsed
-        else:
-            draft[sop_id] = parsed
-    for sop in snapshot.sops.values():  # not committed yet: the work tree is all there is
-        if sop.sop_id not in draft and (
-            versions[sop.sop_id].pending or not released.get(sop.sop_id)
-        ):
-            draft[sop.sop_id] = sop
-    return Texts(released, draft)
+            wanted.append(TextSpec(sop.sop_id, "", (f"{head}:{sop.path}",)))
+    return wanted
+
+
+class TextSource:
+    """The texts of TextSpecs, read from git in one `git cat-file --batch` per read()."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.blobs: dict[str, bytes] = {}
+
+    def read(self, wanted: Iterable[TextSpec]) -> None:
+        specs = [s for w in wanted for s in w.specs if s not in self.blobs]
+        self.blobs.update(self.snapshot.lib.repo.blobs(specs))
+
+    def found(self, spec: TextSpec) -> tuple[str, bytes] | None:
+        """(path, bytes) of the first of SPEC's places that holds the file."""
+        for place in spec.specs:
+            if place in self.blobs:
+                return place.split(":", 1)[1], self.blobs[place]
+        return None
 
 
 def parse_sop(sop_id: str, path: str, text: str, fmt: Any) -> Sop:
@@ -563,45 +663,298 @@ def former_paths(commits: Iterable[Commit], paths: Mapping[str, str]) -> dict[st
     return {sop_id: names[path] for path, sop_id in paths.items()}
 
 
-# --- the plan: every page and its context --------------------------------------------------
+# --- derived data: bodies and redlines, made once per text ---------------------------------
+
+Lookups = tuple[tuple[str, str | None], ...]
 
 
-def site_pages(snapshot: Snapshot, today: dt.date, env: jinja2.Environment) -> dict[str, str]:
-    """Relative page path -> HTML (and the search data, a script)."""
-    versions = all_versions(snapshot)
-    log = library_changelog(snapshot, versions)
-    planned, search = plan_site(snapshot, today, versions, log)
-    pages: dict[str, str] = {}
-    for count, page in enumerate(planned, 1):
-        if count % 50 == 0 or count == len(planned):
-            progress.report("rendering:", count, "pages")
-        pages[page.path] = env.get_template(page.template).render(base=page.base, **page.context)
-    pages.update(changelog_pages(snapshot, env, log))
-    pages[SEARCH_DATA] = search_script(search)
-    return pages
+class Recording(Mapping[str, str]):
+    """LINK_FOR, noting each target looked up and what it gave (None: not a page)."""
+
+    def __init__(self, link_for: Mapping[str, str]) -> None:
+        self.link_for = link_for
+        self.seen: dict[str, str | None] = {}
+
+    def __getitem__(self, key: str) -> str:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self.link_for.get(key)
+        self.seen[key] = value
+        return default if value is None else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.link_for)
+
+    def __len__(self) -> int:
+        return len(self.link_for)
 
 
-def plan_site(
-    snapshot: Snapshot, today: dt.date, versions: Mapping[str, SopVersion], log: Changelog
-) -> tuple[list[Page], list[dict[str, Any]]]:
-    """The home page and every SOP's pages, with the search documents."""
+class Derived:
+    """Rendered bodies and redlines, each made once per content: from STORE when it kept
+    them (and the links a body looked up still lead where they did), else made and kept.
+
+    Between start() and finish() it notes what one SOP's pages used: the links its texts
+    looked up and the derived entries, which the SOP's record keeps."""
+
+    def __init__(self, store: Store | None, link_for: Mapping[str, str], code: str) -> None:
+        self.store = store
+        self.link_for = link_for
+        self.code = code
+        self.memo: dict[str, Any] = {}
+        self.lookups: dict[str, str | None] = {}
+        self.used: set[str] = set()
+
+    def start(self) -> None:
+        self.lookups, self.used = {}, set()
+
+    def finish(self) -> tuple[Lookups, tuple[str, ...]]:
+        return tuple(sorted(self.lookups.items())), tuple(sorted(self.used))
+
+    def _kept(self, key: str) -> Any:
+        if key in self.memo:
+            return self.memo[key]
+        value = self.store.get(key) if self.store is not None else None
+        self.memo[key] = value
+        return value
+
+    def _keep(self, key: str, value: Any) -> None:
+        self.memo[key] = value
+        if self.store is not None:
+            self.store.put(key, value)
+
+    def body(self, file: Sop, base: str) -> RenderedBody:
+        """FILE's body for a page BASE away from the root. Links to pages start with
+        BASE_MARK in what is kept, so one rendering (the Markdown parse is most of a
+        cold build's time) serves every page of the same text."""
+        if file.doc is None:
+            return RenderedBody(Markup(""), ())
+        body_text = "".join(file.doc.text.splitlines(keepends=True)[file.doc.body_line - 1 :])
+        title = file.meta("title", file.sop_id)
+        key = digest(self.code, "body", body_text, title, file.path)
+        kept = self._kept(key)
+        found = _body_from(kept, self.link_for)
+        if found is None:
+            links = Recording(self.link_for)
+            made = render_body(body_text, title, links, file.path)
+            looked = tuple(sorted(links.seen.items()))
+            self._keep(
+                key,
+                [
+                    str(made.html),
+                    [list(c) for c in made.contents],
+                    [[s.anchor, s.heading, s.text] for s in made.sections],
+                    [list(x) for x in looked],
+                ],
+            )
+            found = (made, looked)
+        body, looked = found
+        self.used.add(key)
+        self.lookups.update(looked)
+        return replace(body, html=Markup(str(body.html).replace(BASE_MARK, base)))
+
+    def redline(self, old: str, new: str, old_label: str, new_label: str) -> Markup:
+        key = digest(self.code, "redline", old, new, old_label, new_label)
+        html = self._kept(key)
+        if not isinstance(html, str):
+            html = render_html_fragment(redline(old, new, old_label, new_label))
+            self._keep(key, html)
+        self.used.add(key)
+        return Markup(html)  # redline's own escaping
+
+
+def _body_from(kept: Any, link_for: Mapping[str, str]) -> tuple[RenderedBody, Lookups] | None:
+    """The RenderedBody Derived.body kept, if each link it looked up leads where it did."""
+    try:
+        html, contents, sections, looked = kept
+        links = tuple((str(t), v) for t, v in looked)
+        if any(link_for.get(target) != value for target, value in links):
+            return None
+        return (
+            RenderedBody(
+                Markup(html),  # rendered by render_body, escaped there
+                tuple((str(a), str(t)) for a, t in contents),
+                tuple(Section(str(a), str(h), str(t)) for a, h, t in sections),
+            ),
+            links,
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+# --- the plan: every file and what it is made from ------------------------------------------
+
+
+@dataclass
+class SitePlan:
+    outputs: dict[str, Output]  # relative path -> the file
+    sops: dict[str, SopEntry]  # what the next build needs to know of each SOP
+    sizes: dict[str, int]  # changelog candidates measured
+
+
+def site_pages(
+    snapshot: Snapshot,
+    today: dt.date,
+    env: jinja2.Environment,
+    store: Store | None = None,
+    kept: SiteState | None = None,
+    output: Path | None = None,
+) -> SitePlan:
+    """Every file of the site with the digest of its inputs. An SOP whose inputs are
+    those KEPT recorded, with its pages as recorded in OUTPUT, is not read or rendered;
+    the others are (their texts from git, their bodies from STORE where it has them)."""
     lib = snapshot.lib
     config = lib.config
+    root = lib.root
+    versions = all_versions(snapshot)
+    log = library_changelog(snapshot, versions)
     repo_url = repository_url(lib)
+    home_site = site_info(snapshot, today, repo_url)
+    site = {**home_site, "commit": None, "today": None}  # pages other than the home page
+    code = code_key()
+    assets = static_files(root)
+    copied = referenced_files(root, snapshot.sops.values())
+    shared = digest(
+        code,
+        config,
+        site,
+        repo_url,
+        _templates_digest(root),
+    )
     states = {row.id: row for row in status_rows(snapshot, today)}
     names = former_paths(
         snapshot.history.commits, {s.path: s.sop_id for s in snapshot.sops.values()}
     )
-    texts = read_texts(snapshot, versions, names)
     bumps = _bumps_by_sop(log)
+    neighbours = _neighbours(snapshot)
+    # a link to another SOP's file, under any name it had, opens that SOP's page
+    link_for = {
+        path: BASE_MARK + sop_page_name(sop_id) for sop_id, paths in names.items() for path in paths
+    }
+    # an image or a form beside an SOP: its copy in the site (build_site copies it)
+    for name in copied:
+        link_for.setdefault(name.removeprefix(FILES_DIR), BASE_MARK + name)
+    derived = Derived(store, link_for, code)
+
+    wanted = text_specs(snapshot, versions, names)
+    specs_of: dict[str, list[TextSpec]] = {}
+    for spec in wanted:
+        specs_of.setdefault(spec.sop_id, []).append(spec)
+    texts = TextSource(snapshot)
+    drafts = {w.sop_id: w for w in wanted if not w.label}
+    if kept is not None:
+        texts.read(drafts.values())  # the drafts' bytes are part of each SOP's key
+    else:
+        texts.read(wanted)  # every text will be rendered: all in one read
+    inputs: dict[str, tuple[SopInputKey, str]] = {}
+    for sop in snapshot.sops.values():
+        sop_id = sop.sop_id
+        draft_spec = drafts.get(sop_id)
+        draft = texts.found(draft_spec) if draft_spec else None
+        version = versions[sop_id]
+        if draft is not None:
+            draft_text: tuple[str, str] | None = (draft[0], digest(draft[1]))
+        elif version.pending or not version.releases:  # not committed yet: the work tree's
+            draft_text = ("work tree " + sop.path, digest(sop.text))
+        else:
+            draft_text = None
+        key_parts = SopInputKey(
+            sop_id=sop_id,
+            path=sop.path,
+            names=tuple(names.get(sop_id, [sop.path])),
+            draft=draft_text,
+            version=version,
+            state=states[sop_id],
+            bumps=tuple(sorted(bumps.get(sop_id, {}).items())),
+            neighbours=neighbours[sop_id],
+            department=_department_name(snapshot, sop_id),
+        )
+        inputs[sop_id] = (key_parts, digest(shared, key_parts))
+
+    def fresh(sop_id: str, key: str) -> SopEntry | None:
+        entry = kept.sops.get(sop_id) if kept is not None else None
+        if entry is None or entry.key != key or output is None or kept is None:
+            return None
+        if any(link_for.get(target) != value for target, value in entry.links):
+            return None
+        page_key = digest(key, entry.links)
+        if all(kept.valid(output, path, digest(page_key, path)) for path in entry.pages):
+            return entry
+        return None
+
+    entries: dict[str, SopEntry] = {}
+    reused = {sop_id: fresh(sop_id, key) for sop_id, (_, key) in inputs.items()}
+    stale = [sop_id for sop_id, entry in reused.items() if entry is None]
+    if kept is not None and stale:
+        texts.read(w for sop_id in stale for w in specs_of.get(sop_id, []) if w.label)
+    pages: list[Page] = []
+    page_keys: dict[str, str] = {}
+    search: dict[str, list[dict[str, Any]]] = {}
+    fmt = config.format
+    for count, sop in enumerate(snapshot.sops.values(), 1):
+        progress.report("reading:", count, "SOPs")
+        sop_id = sop.sop_id
+        key = inputs[sop_id][1]
+        entry = reused[sop_id]
+        if entry is not None:
+            entries[sop_id] = entry
+            page_key = digest(key, entry.links)
+            for path in entry.pages:
+                page_keys[path] = digest(page_key, path)
+            continue
+        released: dict[str, Sop] = {}
+        draft_file: Sop | None = None
+        for spec in specs_of.get(sop_id, []):
+            found = texts.found(spec)
+            if found is None:
+                continue
+            parsed = parse_sop(sop_id, found[0], found[1].decode("utf-8", errors="replace"), fmt)
+            if spec.label:
+                released[spec.label] = parsed
+            else:
+                draft_file = parsed
+        version = versions[sop_id]
+        if draft_file is None and (version.pending or not released):
+            draft_file = sop  # not committed yet: the work tree is all there is
+        derived.start()
+        sop_pages_, documents = sop_pages(
+            SopInput(
+                sop=sop,
+                version=version,
+                state=states[sop_id],
+                released=released,
+                draft=draft_file,
+                bumps=bumps.get(sop_id, {}),
+                neighbours=neighbours[sop_id],
+                department=_department_name(snapshot, sop_id),
+                library=config.name,
+            ),
+            site,
+            derived,
+            repo_url,
+            config.release_branch,
+        )
+        links, used = derived.finish()
+        page_key = digest(key, links)
+        for page in sop_pages_:
+            page_keys[page.path] = digest(page_key, page.path)
+        pages.extend(sop_pages_)
+        search[sop_id] = documents
+        entries[sop_id] = SopEntry(
+            key, tuple(p.path for p in sop_pages_), links, digest(documents), used, documents
+        )
+
+    outputs: dict[str, Output] = {}
     index = index_context(config.name, config.departments.values(), index_items(snapshot, versions))
-    site = site_info(snapshot, today, repo_url)
     summary = _summary(states.values(), today)
     home = Page(
         "index.html",
         "index.html.j2",
         {
-            "site": site,
+            "site": home_site,
             "page": "home",
             "title": config.name,
             "index": _with_states(index, states, today),
@@ -610,38 +963,77 @@ def plan_site(
             "search_data": SEARCH_DATA,
         },
     )
-    pages = [home]
-    search: list[dict[str, Any]] = []
-    neighbours = _neighbours(snapshot)
-    # a link to another SOP's file, under any name it had, opens that SOP's page
-    link_for = {
-        path: BASE_MARK + sop_page_name(sop_id) for sop_id, paths in names.items() for path in paths
-    }
-    # an image or a form beside an SOP: its copy in the site (build_site copies it)
-    for name in referenced_files(lib.root, snapshot.sops.values()):
-        link_for.setdefault(name.removeprefix(FILES_DIR), BASE_MARK + name)
-    for count, sop in enumerate(snapshot.sops.values(), 1):
-        progress.report("reading:", count, "SOPs")
-        sop_pages_, documents = sop_pages(
-            SopInput(
-                sop=sop,
-                version=versions[sop.sop_id],
-                state=states[sop.sop_id],
-                released=texts.released.get(sop.sop_id, {}),
-                draft=texts.draft.get(sop.sop_id),
-                bumps=bumps.get(sop.sop_id, {}),
-                neighbours=neighbours[sop.sop_id],
-                department=_department_name(snapshot, sop.sop_id),
-                library=config.name,
-            ),
-            site,
-            link_for,
-            repo_url,
-            config.release_branch,
-        )
-        pages.extend(sop_pages_)
-        search.extend(documents)
-    return pages, search
+    page_keys[home.path] = digest(shared, home_site, home.context)
+    for page in [home, *pages]:
+        outputs[page.path] = Output(page_keys[page.path], partial(_render, env, page))
+    for page_path, key in page_keys.items():
+        if page_path not in outputs:  # an SOP's page as the last build wrote it
+            outputs[page_path] = Output(key, None)
+    sizes: dict[str, int] = {}
+    outputs.update(
+        changelog_pages(snapshot, env, log, site, shared, kept.sizes if kept else {}, sizes)
+    )
+    search_key = digest(shared, "search", [(i, e.search) for i, e in entries.items()])
+    outputs[SEARCH_DATA] = Output(
+        search_key,
+        partial(_search_bytes, [e.documents for e in entries.values()]),
+    )
+    for name, file in assets.items():
+        outputs[f"assets/{name}"] = _file_output(file)
+    for name, file in copied.items():  # the images and files SOPs point at
+        outputs[name] = _file_output(file)
+    marker = b"built by sopgit build; safe to delete\n"
+    outputs[MARKER] = Output(digest(marker), partial(bytes, marker))
+    outputs[".nojekyll"] = Output(digest(b""), bytes)  # GitHub Pages: serve as is
+    return SitePlan(outputs, entries, sizes)
+
+
+@dataclass(frozen=True)
+class SopInputKey:
+    """What an SOP's pages are made from, besides what all pages share (the config,
+    templates, site info) and the links its texts look up (kept apart, see Derived):
+    its texts are named by where they are (the tags' commits are in its version) and,
+    for the draft, by a digest of its bytes."""
+
+    sop_id: str
+    path: str
+    names: tuple[str, ...]
+    draft: tuple[str, str] | None
+    version: SopVersion
+    state: StatusRow
+    bumps: tuple[tuple[str, str], ...]
+    neighbours: Mapping[str, Any]
+    department: str
+
+
+def _render(env: jinja2.Environment, page: Page) -> bytes:
+    return page_bytes(env.get_template(page.template).render(base=page.base, **page.context))
+
+
+def _search_bytes(documents: list[list[dict[str, Any]]]) -> bytes:
+    return page_bytes(search_script([d for group in documents for d in group]))
+
+
+def _file_output(file: Path) -> Output:
+    data = file.read_bytes()
+    return Output(digest("file", hashlib.sha256(data).hexdigest()), partial(bytes, data))
+
+
+def _templates_digest(root: Path) -> str:
+    """Every template the site's environment may load (the library's, then the packaged)."""
+    found = []
+    for folder in (root / "templates" / "site", resource_dir("templates") / "site"):
+        if folder.is_dir():
+            for file in sorted(folder.rglob("*.j2")):
+                if file.is_file():
+                    found.append(
+                        (
+                            str(file.relative_to(folder)),
+                            hashlib.sha256(file.read_bytes()).hexdigest(),
+                        )
+                    )
+        found.append(("--", str(folder)))
+    return digest(found)
 
 
 def site_info(snapshot: Snapshot, today: dt.date, repo_url: str | None) -> dict[str, Any]:
@@ -702,7 +1094,7 @@ class SopInput:
 def sop_pages(
     given: SopInput,
     site: Mapping[str, Any],
-    link_for: Mapping[str, str],
+    derived: Derived,
     repo_url: str | None,
     release_branch: str,
 ) -> tuple[list[Page], list[dict[str, Any]]]:
@@ -739,12 +1131,11 @@ def sop_pages(
     }
     pages: list[Page] = []
     search: list[dict[str, Any]] = []
-    rendered: dict[int, RenderedBody] = {}
     changes = {
         row.version: changes_page_name(sop_id, row.version) for row in tagged[1:]
     }  # every release but the first has a redline against the one before it
     for before, after in zip(tagged, tagged[1:], strict=False):
-        pages.append(_changes_page(given, common, before, after, changes[after.version]))
+        pages.append(_changes_page(given, common, before, after, changes[after.version], derived))
     for position, row in enumerate(tagged):
         newest = position == len(tagged) - 1
         kind = "retired" if newest and retired_final else "current" if newest else "superseded"
@@ -754,7 +1145,7 @@ def sop_pages(
             version_page_name(sop_id, row.version)
         ]:
             base = "../" * path.count("/")
-            body = _body(file, link_for, base, rendered)
+            body = derived.body(file, base)
             context = {
                 **common,
                 **_document(file, given, body, repo_url, row.tag or release_branch),
@@ -771,7 +1162,7 @@ def sop_pages(
                 search.extend(_search_documents(sop_id, file, body, row.version, kind, path))
     if has_draft and given.draft is not None:
         base = "../" * draft_path.count("/")
-        body = _body(given.draft, link_for, base, rendered)
+        body = derived.body(given.draft, base)
         context = {
             **common,
             **_document(given.draft, given, body, repo_url, release_branch),
@@ -781,19 +1172,26 @@ def sop_pages(
             ),
             "timeline": timeline(rows, given.bumps),
             "pending": _pending(given.version, repo_url),
-            "redline": _draft_redline(given, tagged),
+            "redline": _draft_redline(given, tagged, derived),
         }
         pages.append(Page(draft_path, "sop.html.j2", context))
     return pages, search
 
 
 def _changes_page(
-    given: SopInput, common: Mapping[str, Any], before: HistoryRow, after: HistoryRow, path: str
+    given: SopInput,
+    common: Mapping[str, Any],
+    before: HistoryRow,
+    after: HistoryRow,
+    path: str,
+    derived: Derived,
 ) -> Page:
     """The "changes from the previous version" page of the release AFTER."""
     sop_id = given.sop.sop_id
     old, new = given.released[before.version], given.released[after.version]
-    line = redline(old.text, new.text, f"{sop_id} v{before.version}", f"{sop_id} v{after.version}")
+    html = derived.redline(
+        old.text, new.text, f"{sop_id} v{before.version}", f"{sop_id} v{after.version}"
+    )
     title = new.meta("title", sop_id)
     context = {
         **common,
@@ -811,45 +1209,27 @@ def _changes_page(
             "approved_by": terminal_safe(after.approved_by),
             "tag": after.tag,
         },
-        "redline": Markup(render_html_fragment(line)),
+        "redline": html,
     }
     return Page(path, "changes.html.j2", context)
 
 
-def _draft_redline(given: SopInput, tagged: list[HistoryRow]) -> Markup | None:
+def _draft_redline(given: SopInput, tagged: list[HistoryRow], derived: Derived) -> Markup | None:
     """The draft's redline against the effective text, when there is one to compare with."""
     if given.draft is None or not tagged:
         return None
     effective = given.released[tagged[-1].version]
-    line = redline(
+    return derived.redline(
         effective.text,
         given.draft.text,
         f"{given.sop.sop_id} v{tagged[-1].version} (effective)",
         f"{given.sop.sop_id} draft (not approved)",
     )
-    return Markup(render_html_fragment(line))
 
 
 def _not_after(candidate: HistoryRow, row: HistoryRow, rows: list[HistoryRow]) -> bool:
     """Is CANDIDATE in the history as it stood when ROW was released (oldest first)?"""
     return rows.index(candidate) <= rows.index(row)
-
-
-def _body(
-    file: Sop, link_for: Mapping[str, str], base: str, cache: dict[int, RenderedBody]
-) -> RenderedBody:
-    """FILE's body for a page BASE away from the root. LINK_FOR's pages start with BASE_MARK,
-    so one rendering (the Markdown parse is most of a build's time) serves every page of
-    the same text: the default page and the newest version's own page."""
-    if file.doc is None:
-        return RenderedBody(Markup(""), ())
-    if id(file) not in cache:
-        body_text = "".join(file.doc.text.splitlines(keepends=True)[file.doc.body_line - 1 :])
-        cache[id(file)] = render_body(
-            body_text, file.meta("title", file.sop_id), link_for, file.path
-        )
-    body = cache[id(file)]
-    return replace(body, html=Markup(str(body.html).replace(BASE_MARK, base)))
 
 
 def _document(
@@ -993,9 +1373,8 @@ def _search_documents(
 def search_script(documents: list[dict[str, Any]]) -> str:
     """The search documents as a script that sets one global: a script, not JSON, so
     that pages opened from disk (file:) can load it too, where fetch() is refused."""
-    for number, document in enumerate(documents):
-        document["id"] = number
-    data = json.dumps(documents, ensure_ascii=True, separators=(",", ":"), sort_keys=True)
+    numbered = [{**document, "id": number} for number, document in enumerate(documents)]
+    data = json.dumps(numbered, ensure_ascii=True, separators=(",", ":"), sort_keys=True)
     return f"window.SOPGIT_SEARCH = {data};\n"
 
 
@@ -1097,15 +1476,27 @@ def _filters(index: dict[str, Any], summary: list[dict[str, Any]]) -> dict[str, 
 # --- the changelog, split ----------------------------------------------------------------
 
 
-def changelog_pages(snapshot: Snapshot, env: jinja2.Environment, log: Changelog) -> dict[str, str]:
+def changelog_pages(
+    snapshot: Snapshot,
+    env: jinja2.Environment,
+    log: Changelog,
+    site: Mapping[str, Any],
+    shared: str,
+    measured: Mapping[str, int],
+    sizes: dict[str, int],
+) -> dict[str, Output]:
     """changelog.html, an index of pages: the unreleased changes, then the releases by
     year. A page past CHANGELOG_PAGE_BYTES is split again (a year by month, unreleased
-    changes by department, then in halves), so none grows with the library's age."""
+    changes by department, then in halves), so none grows with the library's age.
+
+    Whether a page is split depends on its size once rendered: MEASURED holds the sizes
+    a build measured before, by the digest of the page's inputs, so a page whose inputs
+    did not change is neither rendered nor measured again. SIZES gets what this build
+    used, to keep for the next."""
     lib = snapshot.lib
     config = lib.config
     repo_url = repository_url(lib)
     changelog = changelog_context(log, config.name, repo_url)
-    site = {**site_info(snapshot, dt.date.min, repo_url), "today": ""}
     template = env.get_template("changelog.html.j2")
     released = {
         sop_id: {str(v) for v, _ in tags} for sop_id, tags in snapshot.history.tags_by_sop.items()
@@ -1117,6 +1508,12 @@ def changelog_pages(snapshot: Snapshot, env: jinja2.Environment, log: Changelog)
         "versions": released,
         "base": "../",
     }
+    common_key = digest(
+        shared,
+        "changelog",
+        {k: v for k, v in changelog.items() if k not in ("releases", "unreleased")},
+        {**common, "versions": {k: sorted(v) for k, v in sorted(released.items())}},
+    )
 
     def render(label: str, releases: list[Any], unreleased: list[Any]) -> str:
         return template.render(
@@ -1127,16 +1524,27 @@ def changelog_pages(snapshot: Snapshot, env: jinja2.Environment, log: Changelog)
             parts=None,
         )
 
-    out: dict[str, str] = {}
+    out: dict[str, Output] = {}
     parts: list[dict[str, Any]] = []
 
     def place(
         key: str, label: str, releases: list[Any], unreleased: list[Any], cuts: list[Any]
     ) -> None:
-        html = render(label, releases, unreleased)
+        made = digest(common_key, key, label, releases, unreleased)
+        size = measured.get(made)
+        html = None
+        if size is None:
+            html = render(label, releases, unreleased)
+            size = len(html.encode())
+        sizes[made] = size
         entries = sum(len(r["sops"]) for r in releases) + len(unreleased)
-        if len(html.encode()) <= CHANGELOG_PAGE_BYTES or not cuts or entries <= 1:
-            out[f"changelog/{key}.html"] = html
+        if size <= CHANGELOG_PAGE_BYTES or not cuts or entries <= 1:
+            make = (
+                partial(page_bytes, html)
+                if html is not None
+                else partial(_render_html, render, label, releases, unreleased)
+            )
+            out[f"changelog/{key}.html"] = Output(made, make)
             parts.append(
                 {
                     "url": f"changelog/{key}.html",
@@ -1161,14 +1569,27 @@ def changelog_pages(snapshot: Snapshot, env: jinja2.Environment, log: Changelog)
         years.setdefault(release["date"][:4], []).append(release)
     for year, releases in years.items():
         place(year, year, releases, [], [_by_month, _halves])
-    out["changelog.html"] = template.render(
+    context = {
         **{**common, "base": ""},
-        title=f"Changelog · {config.name}",
-        heading=None,
-        changelog={**changelog, "releases": [], "unreleased": []},
-        parts=parts,
+        "title": f"Changelog · {config.name}",
+        "heading": None,
+        "changelog": {**changelog, "releases": [], "unreleased": []},
+        "parts": parts,
+    }
+    out["changelog.html"] = Output(
+        digest(common_key, "index", parts),
+        lambda: page_bytes(template.render(**context)),
     )
     return out
+
+
+def _render_html(
+    render: Callable[[str, list[Any], list[Any]], str],
+    label: str,
+    releases: list[Any],
+    unreleased: list[Any],
+) -> bytes:
+    return page_bytes(render(label, releases, unreleased))
 
 
 Cut = Iterable[tuple[str, str, list[Any], list[Any]]]

@@ -100,13 +100,15 @@ def read_kept(path: Path, key: str) -> list[Any] | None:
     return parts
 
 
-def write_kept(path: Path, key: str, parts: Iterable[Any]) -> None:
+def write_kept(path: Path, key: str, parts: Iterable[Any], *, tidy: bool = True) -> None:
     """Replace PATH whole with KEY and PARTS (plain values marshal can write), each
     marshalled and written in turn, through a temporary file and a rename; a failure to
-    write leaves no file, never a bad one."""
+    write leaves no file, never a bad one. TIDY: first remove what killed writers left
+    in the folder (a caller writing many files at once does that once itself)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _drop_orphans(path.parent)
+        if tidy:
+            drop_orphans(path.parent)
         fd, temporary = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -126,7 +128,7 @@ def write_kept(path: Path, key: str, parts: Iterable[Any]) -> None:
         pass  # a read-only .git still runs, only without a cache
 
 
-def _drop_orphans(folder: Path) -> None:
+def drop_orphans(folder: Path) -> None:
     """Remove temporary files whose writer is gone (killed between create and rename).
 
     The writer's pid is in the name; a file of a live pid is another run's, in progress."""
@@ -188,7 +190,7 @@ class CachedScan:
         self._enabled = enabled and not repo.is_shallow_fast()
         self._path = cache_path(repo)
         if self._enabled and self._path.parent.is_dir():
-            _drop_orphans(self._path.parent)
+            drop_orphans(self._path.parent)
         self._kept: list[Commit] = []
         self._scan: HistoryScan | None = None
         cached = read_cache(self._path, key) if self._enabled else None
