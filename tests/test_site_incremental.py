@@ -246,6 +246,25 @@ def test_a_deleted_output_or_cache_is_built_whole(site):
     record.write_bytes(record.read_bytes()[:-10])  # truncated: not trusted
     edit(site.root, ENG_001, "After a damaged record.", "fix(ENG-001): one more")
     site.check()
+    # the search documents kept apart are gone: the SOPs are read again for them
+    next((site.root / ".git/sopgit/site-v1").glob("out-*.search")).unlink()
+    site.run(
+        "-C",
+        str(site.root),
+        "release",
+        "ENG-001",
+        "--date",
+        "2026-07-01",
+        "--allow-unapproved",
+        "--reason",
+        "test library",
+    )
+    assert "search-data.js" in site.check()
+    derived = site.root / ".git/sopgit/site-v1/derived"
+    for entry in list(derived.iterdir())[::2]:  # half the rendered bodies and redlines
+        entry.write_bytes(b"damaged")
+    edit(site.root, ENG_002, "Another step.", "fix(ENG-002): another step")
+    site.check()
 
 
 def test_a_build_killed_while_writing_leaves_nothing_claimed_that_is_not_there(site, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 HEADER = re.compile(
     r"^(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<breaking>!)?"
@@ -90,7 +91,10 @@ def parse_header(message: str) -> Header | None:
     )
 
 
+@lru_cache(maxsize=1 << 15)
 def parse_message(message: str) -> Message:
+    """MESSAGE understood (the same Message, immutable, for the same text: a tag's message
+    is read for the version, the history and the changelog alike)."""
     text = message.replace("\r\n", "\n").strip("\n")
     subject, _, rest = text.partition("\n")
     header = parse_header(subject)

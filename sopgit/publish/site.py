@@ -18,27 +18,30 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, fields, replace
 from functools import cache, partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import jinja2
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
 from markupsafe import Markup
 
 from sopgit.core import progress
 from sopgit.core.approvals import file_names
 from sopgit.core.catalog import department_of, index_context, long_date
 from sopgit.core.changelog import Changelog, changelog_context
-from sopgit.core.history import HistoryRow, SopVersion, history_rows
-from sopgit.core.model import Commit
+from sopgit.core.history import Change, HistoryRow, SopVersion, history_rows
+from sopgit.core.model import Commit, Tag
 from sopgit.core.redline import redline, render_html_fragment, terminal_safe
 from sopgit.core.status import StatusRow, status_rows
 from sopgit.errors import DocumentError, UsageError
 from sopgit.publish.files import all_versions, index_items, library_changelog, repository_url
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+
 from sopgit.publish.site_state import (
     SiteState,
     SopEntry,
@@ -83,6 +86,8 @@ def safe_link(url: str) -> bool:
 
 @cache
 def markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt  # only a build that renders a text needs it
+
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
     md.validateLink = safe_link  # type: ignore[method-assign]
@@ -175,6 +180,8 @@ def render_body(
 
 def _permalink(anchor: str, heading: str) -> list[Token]:
     """A `#` link to the heading itself, named for screen readers (text is escaped)."""
+    from markdown_it.token import Token
+
     link = Token("link_open", "a", 1)
     link.attrs = {
         "class": "permalink",
@@ -201,6 +208,8 @@ def _plain(inline: Token) -> str:
 
 def _html(text: str) -> Token:
     """Markup sopgit itself writes (never user text) between the rendered blocks."""
+    from markdown_it.token import Token
+
     return Token("html_block", "", 0, content=text)
 
 
@@ -345,12 +354,23 @@ def css_string(value: object) -> Markup:
     return Markup(f'"{escaped}"')  # all else escaped above
 
 
-def site_environment(library_root: Path | None = None) -> jinja2.Environment:
+def site_environment(
+    library_root: Path | None = None, compiled: Path | None = None
+) -> jinja2.Environment:
+    """COMPILED: a folder to keep the templates compiled in (keyed by their source)."""
+    options: dict[str, Any] = {}
+    if compiled is not None:
+        try:
+            compiled.mkdir(parents=True, exist_ok=True)
+            options["bytecode_cache"] = jinja2.FileSystemBytecodeCache(str(compiled))
+        except OSError:  # a read-only .git: compiled each time
+            pass
     env = sandboxed(
         library_loaders(library_root, "site"),
         autoescape=True,  # every value is untrusted text until escaped
         trim_blocks=True,
         lstrip_blocks=True,
+        **options,
     )
     env.filters["long_date"] = long_date
     env.filters["css_string"] = css_string
@@ -477,7 +497,8 @@ def build_site(
     store = Store(lib.repo, output, writable=not dry_run) if lib.use_cache else None
     kept = store.load() if store is not None else None
     in_place = kept is not None and output.is_dir() and (output / MARKER).is_file()
-    env = site_environment(root)
+    compiled = store.folder / "jinja" if store is not None and store.writable else None
+    env = site_environment(root, compiled)
     with template_errors("site", root):
         plan = site_pages(snapshot, today, env, store, kept if in_place else None, output)
     progress.done()
@@ -492,7 +513,7 @@ def build_site(
     if store is None:
         Store(lib.repo, output).forget()  # nothing kept now describes this folder
         return SiteReport(output, names)
-    store.save(SiteState(files, plan.sops, plan.sizes))
+    store.save(SiteState(files, plan.sops, plan.sizes), plan.search_changed)
     store.prune({key for entry in plan.sops.values() for key in entry.derived})
     return SiteReport(output, names)
 
@@ -533,7 +554,7 @@ def _write_in_place(
     files: dict[str, tuple[str, int, int]] = {}
     changed = []
     for name, made in plan.outputs.items():
-        if kept.valid(output, name, made.digest):
+        if name in plan.checked or kept.valid(output, name, made.digest):
             files[name] = kept.files[name]
         else:
             changed.append(name)
@@ -610,7 +631,12 @@ def _check_output(root: Path, output: Path) -> None:
 class TextSpec:
     sop_id: str
     label: str  # the version released, or "" for the draft (the file at HEAD)
-    specs: tuple[str, ...]  # `REV:PATH` to try, the first found wins
+    revision: str  # the tag's commit, or HEAD's
+    names: tuple[str, ...]  # the paths to try there, the first found wins
+
+    @property
+    def specs(self) -> list[str]:
+        return [f"{self.revision}:{name}" for name in self.names]
 
 
 def text_specs(
@@ -622,30 +648,43 @@ def text_specs(
     wanted: list[TextSpec] = []
     for sop in snapshot.sops.values():
         version = versions[sop.sop_id]
+        known = tuple(names.get(sop.sop_id, [sop.path]))
         for released_as, tag in version.releases:
-            specs = tuple(f"{tag.target}:{name}" for name in names.get(sop.sop_id, [sop.path]))
-            wanted.append(TextSpec(sop.sop_id, str(released_as), specs))
+            wanted.append(TextSpec(sop.sop_id, str(released_as), tag.target, known))
         if head and (version.pending or not version.releases):
-            wanted.append(TextSpec(sop.sop_id, "", (f"{head}:{sop.path}",)))
+            wanted.append(TextSpec(sop.sop_id, "", head, (sop.path,)))
     return wanted
 
 
 class TextSource:
-    """The texts of TextSpecs, read from git in one `git cat-file --batch` per read()."""
+    """The files TextSpecs name, read from git in one `git cat-file` per call of read()
+    (their bytes) or identify() (only their object ids)."""
 
     def __init__(self, snapshot: Snapshot) -> None:
-        self.snapshot = snapshot
+        self.repo = snapshot.lib.repo
         self.blobs: dict[str, bytes] = {}
+        self.ids: dict[str, str] = {}
 
     def read(self, wanted: Iterable[TextSpec]) -> None:
         specs = [s for w in wanted for s in w.specs if s not in self.blobs]
-        self.blobs.update(self.snapshot.lib.repo.blobs(specs))
+        for spec, (object_id, data) in self.repo.blob_records(specs).items():
+            self.blobs[spec], self.ids[spec] = data, object_id
+
+    def identify(self, wanted: Iterable[TextSpec]) -> None:
+        self.ids.update(self.repo.blob_ids(s for w in wanted for s in w.specs if s not in self.ids))
 
     def found(self, spec: TextSpec) -> tuple[str, bytes] | None:
         """(path, bytes) of the first of SPEC's places that holds the file."""
         for place in spec.specs:
             if place in self.blobs:
                 return place.split(":", 1)[1], self.blobs[place]
+        return None
+
+    def found_id(self, spec: TextSpec) -> tuple[str, str] | None:
+        """(path, object id) of the first of SPEC's places that holds the file."""
+        for place in spec.specs:
+            if place in self.ids:
+                return place.split(":", 1)[1], self.ids[place]
         return None
 
 
@@ -793,6 +832,8 @@ class SitePlan:
     outputs: dict[str, Output]  # relative path -> the file
     sops: dict[str, SopEntry]  # what the next build needs to know of each SOP
     sizes: dict[str, int]  # changelog candidates measured
+    checked: set[str]  # files found on disk as the last build wrote them, while planning
+    search_changed: bool  # the search data is written anew (its documents are to be kept)
 
 
 def site_pages(
@@ -846,33 +887,33 @@ def site_pages(
     texts = TextSource(snapshot)
     drafts = {w.sop_id: w for w in wanted if not w.label}
     if kept is not None:
-        texts.read(drafts.values())  # the drafts' bytes are part of each SOP's key
+        texts.identify(drafts.values())  # the drafts' object ids are part of each SOP's key
     else:
         texts.read(wanted)  # every text will be rendered: all in one read
-    inputs: dict[str, tuple[SopInputKey, str]] = {}
+    inputs: dict[str, str] = {}
     for sop in snapshot.sops.values():
         sop_id = sop.sop_id
         draft_spec = drafts.get(sop_id)
-        draft = texts.found(draft_spec) if draft_spec else None
         version = versions[sop_id]
-        if draft is not None:
-            draft_text: tuple[str, str] | None = (draft[0], digest(draft[1]))
-        elif version.pending or not version.releases:  # not committed yet: the work tree's
+        draft_text = texts.found_id(draft_spec) if draft_spec else None
+        if draft_text is None:  # not at HEAD: the work tree's file may stand in for it
             draft_text = ("work tree " + sop.path, digest(sop.text))
-        else:
-            draft_text = None
-        key_parts = SopInputKey(
-            sop_id=sop_id,
-            path=sop.path,
-            names=tuple(names.get(sop_id, [sop.path])),
-            draft=draft_text,
-            version=version,
-            state=states[sop_id],
-            bumps=tuple(sorted(bumps.get(sop_id, {}).items())),
-            neighbours=neighbours[sop_id],
-            department=_department_name(snapshot, sop_id),
+        # What the SOP's pages are made from, besides what all pages share (SHARED) and
+        # the links its texts look up (kept apart, see Derived): its texts are named by
+        # where they are (the tags' commits are in its version) and the draft by its
+        # object id at HEAD, else by the work tree's text.
+        key_parts = (
+            sop_id,
+            sop.path,
+            tuple(names.get(sop_id, [sop.path])),
+            draft_text,
+            _version_key(version),
+            astuple(states[sop_id]),
+            tuple(sorted(bumps.get(sop_id, {}).items())),
+            neighbours[sop_id],
+            _department_name(snapshot, sop_id),
         )
-        inputs[sop_id] = (key_parts, digest(shared, key_parts))
+        inputs[sop_id] = digest(shared, key_parts)
 
     def fresh(sop_id: str, key: str) -> SopEntry | None:
         entry = kept.sops.get(sop_id) if kept is not None else None
@@ -881,30 +922,23 @@ def site_pages(
         if any(link_for.get(target) != value for target, value in entry.links):
             return None
         page_key = digest(key, entry.links)
-        if all(kept.valid(output, path, digest(page_key, path)) for path in entry.pages):
+        if all(kept.valid(output, path, page_key) for path in entry.pages):
             return entry
         return None
 
     entries: dict[str, SopEntry] = {}
-    reused = {sop_id: fresh(sop_id, key) for sop_id, (_, key) in inputs.items()}
+    checked: set[str] = set()  # pages found on disk as the last build wrote them
+    reused = {sop_id: fresh(sop_id, key) for sop_id, key in inputs.items()}
     stale = [sop_id for sop_id, entry in reused.items() if entry is None]
     if kept is not None and stale:
         texts.read(w for sop_id in stale for w in specs_of.get(sop_id, []) if w.label)
     pages: list[Page] = []
     page_keys: dict[str, str] = {}
-    search: dict[str, list[dict[str, Any]]] = {}
     fmt = config.format
-    for count, sop in enumerate(snapshot.sops.values(), 1):
-        progress.report("reading:", count, "SOPs")
+
+    def make(sop: Sop) -> SopEntry:
+        """SOP's pages planned afresh (its texts parsed, its bodies rendered or reused)."""
         sop_id = sop.sop_id
-        key = inputs[sop_id][1]
-        entry = reused[sop_id]
-        if entry is not None:
-            entries[sop_id] = entry
-            page_key = digest(key, entry.links)
-            for path in entry.pages:
-                page_keys[path] = digest(page_key, path)
-            continue
         released: dict[str, Sop] = {}
         draft_file: Sop | None = None
         for spec in specs_of.get(sop_id, []):
@@ -938,14 +972,50 @@ def site_pages(
             config.release_branch,
         )
         links, used = derived.finish()
-        page_key = digest(key, links)
+        page_key = digest(inputs[sop_id], links)
         for page in sop_pages_:
-            page_keys[page.path] = digest(page_key, page.path)
+            page_keys[page.path] = page_key
         pages.extend(sop_pages_)
-        search[sop_id] = documents
-        entries[sop_id] = SopEntry(
-            key, tuple(p.path for p in sop_pages_), links, digest(documents), used, documents
-        )
+        paths = tuple(p.path for p in sop_pages_)
+        return SopEntry(inputs[sop_id], paths, links, digest(documents), used, documents)
+
+    for count, sop in enumerate(snapshot.sops.values(), 1):
+        progress.report("reading:", count, "SOPs")
+        entry = reused[sop.sop_id]
+        if entry is None:
+            entries[sop.sop_id] = make(sop)
+            continue
+        entries[sop.sop_id] = entry
+        page_key = digest(inputs[sop.sop_id], entry.links)
+        for path in entry.pages:
+            page_keys[path] = page_key
+            checked.add(path)
+
+    # The search data holds every SOP's effective text: written again only when one of
+    # them changed, from the documents kept of the others (an SOP whose kept documents
+    # are missing or not the ones recorded is planned afresh for them).
+    search_key = digest(shared, "search", [(i, e.search) for i, e in entries.items()])
+    search_kept = (
+        kept is not None and output is not None and kept.valid(output, SEARCH_DATA, search_key)
+    )
+    search_changed = False
+    if not search_kept:
+        search_changed = True
+        reuse = [i for i, e in entries.items() if reused[i] is not None]
+        documents = store.search_documents() if store is not None and reuse else {}
+        missing = []
+        for sop_id in reuse:
+            found_docs = documents.get(sop_id) if documents else None
+            if found_docs is not None and digest(found_docs) == entries[sop_id].search:
+                entries[sop_id] = replace(entries[sop_id], documents=found_docs)
+            else:
+                missing.append(sop_id)
+        if missing:
+            texts.read(w for sop_id in missing for w in specs_of.get(sop_id, []) if w.label)
+            for sop_id in missing:
+                for path in entries[sop_id].pages:
+                    checked.discard(path)
+                entries[sop_id] = make(snapshot.sops[sop_id])
 
     outputs: dict[str, Output] = {}
     index = index_context(config.name, config.departments.values(), index_items(snapshot, versions))
@@ -976,7 +1046,7 @@ def site_pages(
     search_key = digest(shared, "search", [(i, e.search) for i, e in entries.items()])
     outputs[SEARCH_DATA] = Output(
         search_key,
-        partial(_search_bytes, [e.documents for e in entries.values()]),
+        partial(_search_bytes, [e.documents for e in entries.values()]) if search_changed else None,
     )
     for name, file in assets.items():
         outputs[f"assets/{name}"] = _file_output(file)
@@ -985,25 +1055,37 @@ def site_pages(
     marker = b"built by sopgit build; safe to delete\n"
     outputs[MARKER] = Output(digest(marker), partial(bytes, marker))
     outputs[".nojekyll"] = Output(digest(b""), bytes)  # GitHub Pages: serve as is
-    return SitePlan(outputs, entries, sizes)
+    if search_kept:
+        checked.add(SEARCH_DATA)
+    return SitePlan(outputs, entries, sizes, checked, search_changed)
 
 
-@dataclass(frozen=True)
-class SopInputKey:
-    """What an SOP's pages are made from, besides what all pages share (the config,
-    templates, site info) and the links its texts look up (kept apart, see Derived):
-    its texts are named by where they are (the tags' commits are in its version) and,
-    for the draft, by a digest of its bytes."""
+TAG_FIELDS = tuple(f.name for f in fields(Tag))
+CHANGE_FIELDS = tuple(f.name for f in fields(Change))
 
-    sop_id: str
-    path: str
-    names: tuple[str, ...]
-    draft: tuple[str, str] | None
-    version: SopVersion
-    state: StatusRow
-    bumps: tuple[tuple[str, str], ...]
-    neighbours: Mapping[str, Any]
-    department: str
+
+def _change_field(change: Change, name: str) -> object:
+    if name == "commit":
+        return change.commit.sha
+    if name == "message":  # parsed from the commit's message: named by its id too
+        return None
+    return getattr(change, name)
+
+
+def _version_key(version: SopVersion) -> tuple[object, ...]:
+    """VERSION as plain data for its SOP's key, without the cost of a dataclass's repr:
+    each tag by all its fields, each pending change by its commit's id (which names the
+    commit's content, its message too) and every other field of the change (the bump and
+    pull request made of it); the rest as it is."""
+    parts: list[object] = []
+    for f in fields(version):
+        value = getattr(version, f.name)
+        if f.name == "releases":
+            value = tuple((str(v), tuple(getattr(tag, n) for n in TAG_FIELDS)) for v, tag in value)
+        elif f.name == "pending":
+            value = tuple(tuple(_change_field(c, n) for n in CHANGE_FIELDS) for c in value)
+        parts.append((f.name, value))
+    return tuple(parts)
 
 
 def _render(env: jinja2.Environment, page: Page) -> bytes:

@@ -3,8 +3,9 @@
 - **The record of one output folder** (`out-<hash of its path>.bin`): every file the
   last build wrote there, with the digest of all its inputs and the size and mtime the
   file had once written; each SOP's key (the digest of everything its pages are made
-  from), the links its texts looked up and its search documents; the byte sizes of the
-  changelog pages it measured.
+  from), the links its texts looked up and its search documents' digest; the byte sizes
+  of the changelog pages it measured. The search documents themselves are kept beside
+  it (`out-<hash>.search`), read only when the search data is written again.
 - **Derived data by content** (`derived/<digest>`): a text's rendered body and a pair of
   texts' redline, keyed by a digest of the texts and everything else they are made from,
   so an unchanged text is never rendered twice.
@@ -58,7 +59,7 @@ class SopEntry:
     links: tuple[tuple[str, str | None], ...]  # (target, page or None) its texts looked up
     search: str  # the digest of its search documents
     derived: tuple[str, ...]  # the derived entries its pages use
-    documents: list[dict[str, Any]]  # its search documents
+    documents: list[dict[str, Any]]  # its search documents (once read or made)
 
 
 @dataclass
@@ -92,6 +93,7 @@ class Store:
         self.folder = repo.private_dir() / FOLDER
         name = hashlib.sha256(os.fsencode(os.path.abspath(output))).hexdigest()[:24]
         self.record = self.folder / f"out-{name}.bin"
+        self.search = self.folder / f"out-{name}.search"
         self.pending = self.folder / f"out-{name}.pending"
         self.derived_folder = self.folder / "derived"
         self.writable = writable
@@ -113,10 +115,14 @@ class Store:
         if self.writable:
             write_kept(self.pending, self.key, [sorted(paths)])
 
-    def save(self, state: SiteState) -> None:
-        """Write the record: last, once every file it names is on disk."""
+    def save(self, state: SiteState, search: bool) -> None:
+        """Write the record: last, once every file it names is on disk. SEARCH: the SOPs'
+        search documents changed, and are written too (before the record)."""
         if not self.writable:
             return
+        if search:
+            documents = {sop_id: e.documents for sop_id, e in state.sops.items()}
+            write_kept(self.search, self.key, [documents])
         files = {path: list(entry) for path, entry in state.files.items()}
         sops = {
             sop_id: [
@@ -125,16 +131,22 @@ class Store:
                 [list(x) for x in e.links],
                 e.search,
                 list(e.derived),
-                e.documents,
             ]
             for sop_id, e in state.sops.items()
         }
         write_kept(self.record, self.key, [[files, sops, state.sizes]])
         self.pending.unlink(missing_ok=True)
 
+    def search_documents(self) -> dict[str, list[dict[str, Any]]] | None:
+        """The search documents save() kept, by SOP id; None when missing or damaged."""
+        parts = read_kept(self.search, self.key)
+        if not parts or not isinstance(parts[0], dict):
+            return None
+        return parts[0]
+
     def forget(self) -> None:
         """Drop the record (a build that used no cache leaves none that could be stale)."""
-        for path in (self.record, self.pending):
+        for path in (self.record, self.search, self.pending):
             try:
                 path.unlink(missing_ok=True)
             except OSError:
@@ -184,9 +196,9 @@ def _state(raw: object) -> SiteState | None:
                 tuple((str(t), None if v is None else str(v)) for t, v in links),
                 str(search),
                 tuple(derived),
-                list(documents),
+                [],  # in the search file, read when needed
             )
-            for sop_id, (key, pages, links, search, derived, documents) in sops_raw.items()
+            for sop_id, (key, pages, links, search, derived) in sops_raw.items()
         }
         return SiteState(files, sops, {str(k): int(v) for k, v in sizes.items()})
     except (TypeError, ValueError, AttributeError):

@@ -421,20 +421,41 @@ class GitRepo:
     def blobs(self, specs: Iterable[str]) -> dict[str, bytes]:
         """The bytes each of SPECS names (`REV:PATH`, `:PATH` for the index), read in ONE
         git process whatever their number; a spec that names no file is left out."""
+        return {spec: data for spec, (_, data) in self.blob_records(specs).items()}
+
+    def blob_records(self, specs: Iterable[str]) -> dict[str, tuple[str, bytes]]:
+        """(object id, bytes) of the file each of SPECS names, as blobs() reads them."""
         wanted = [s for s in dict.fromkeys(specs) if "\n" not in s and "\r" not in s]
         return {
-            spec: data
-            for spec, (kind, data) in zip(wanted, self._cat_file(wanted), strict=True)
+            spec: (object_id, data)
+            for spec, (kind, data, object_id) in zip(wanted, self._cat_file(wanted), strict=True)
             if kind == b"blob"
         }
 
-    def _cat_file(self, names: list[str]) -> list[tuple[bytes, bytes]]:
-        """`git cat-file --batch` over NAMES in ONE process: each name's object type and
-        bytes, in order; the type is b"missing" (or b"ambiguous"), with no bytes, for a
-        name that names no single object."""
+    def blob_ids(self, specs: Iterable[str]) -> dict[str, str]:
+        """The object id of the file each of SPECS names, in one git process, without
+        reading its bytes; a spec that names no file is left out."""
+        wanted = [s for s in dict.fromkeys(specs) if "\n" not in s and "\r" not in s]
+        if not wanted:
+            return {}
+        request = "".join(f"{spec}\n" for spec in wanted).encode("utf-8", "surrogateescape")
+        out = self.run_binary(
+            "cat-file", "--batch-check=%(objectname) %(objecttype)", input=request
+        )
+        found = {}
+        for spec, line in zip(wanted, out.split(b"\n"), strict=False):
+            fields = line.split()
+            if len(fields) == 2 and fields[1] == b"blob":
+                found[spec] = fields[0].decode("ascii")
+        return found
+
+    def _cat_file(self, names: list[str]) -> list[tuple[bytes, bytes, str]]:
+        """`git cat-file --batch` over NAMES in ONE process: each name's object type,
+        bytes and object id, in order; the type is b"missing" (or b"ambiguous"), with no
+        bytes and no id, for a name that names no single object."""
         if not names:
             return []
-        request = "".join(f"{name}\n" for name in names).encode()
+        request = "".join(f"{name}\n" for name in names).encode("utf-8", "surrogateescape")
         with tempfile.TemporaryFile() as stdin:
             stdin.write(request)
             stdin.seek(0)
@@ -450,10 +471,10 @@ class GitRepo:
             fields = header.split()
             # `<sha> <type> <size>` then the bytes; `<name> missing` (or ambiguous) alone
             if len(fields) < 3 or not fields[-1].isdigit():
-                found.append((fields[-1] if fields else b"missing", b""))
+                found.append((fields[-1] if fields else b"missing", b"", ""))
                 continue
             size = int(fields[-1])
-            found.append((fields[-2], data[:size]))
+            found.append((fields[-2], data[:size], fields[0].decode("ascii", "replace")))
             data = data[size + 1 :]
         return found
 
@@ -564,7 +585,9 @@ class GitRepo:
         """KEY -> the bytes of blob BLOBS[KEY], read in one git process."""
         keys = list(blobs)
         found: dict[str, bytes] = {}
-        for key, (kind, data) in zip(keys, self._cat_file([blobs[k] for k in keys]), strict=True):
+        for key, (kind, data, _) in zip(
+            keys, self._cat_file([blobs[k] for k in keys]), strict=True
+        ):
             if kind in (b"missing", b"ambiguous"):
                 raise RepoError(f"blob {blobs[key]} of {key} is missing", self.root)
             found[key] = data
