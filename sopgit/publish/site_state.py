@@ -208,7 +208,7 @@ def _state(raw: object) -> SiteState | None:
 def temporary_name(path: Path) -> Path:
     """Where write_atomic writes PATH's new bytes before the rename (a build lists it
     among the files it may leave, so that a killed one's is removed by the next)."""
-    return path.with_name(f".{path.name}.sopgit-new")
+    return path.with_name(f".{path.name}.{os.getpid()}.sopgit-new")  # one per writer
 
 
 def write_atomic(path: Path, data: bytes) -> None:
