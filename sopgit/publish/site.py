@@ -1064,6 +1064,10 @@ TAG_FIELDS = tuple(f.name for f in fields(Tag))
 CHANGE_FIELDS = tuple(f.name for f in fields(Change))
 
 
+def _tag_key(tag: Tag) -> tuple[object, ...]:
+    return tuple(getattr(tag, name) for name in TAG_FIELDS)
+
+
 def _change_field(change: Change, name: str) -> object:
     if name == "commit":
         return change.commit.sha
@@ -1081,7 +1085,10 @@ def _version_key(version: SopVersion) -> tuple[object, ...]:
     for f in fields(version):
         value = getattr(version, f.name)
         if f.name == "releases":
-            value = tuple((str(v), tuple(getattr(tag, n) for n in TAG_FIELDS)) for v, tag in value)
+            value = tuple(
+                ((v.major, v.minor, v.patch, v.prerelease, v.build), _tag_key(tag))
+                for v, tag in value
+            )
         elif f.name == "pending":
             value = tuple(tuple(_change_field(c, n) for n in CHANGE_FIELDS) for c in value)
         parts.append((f.name, value))
@@ -1575,9 +1582,8 @@ def changelog_pages(
     a build measured before, by the digest of the page's inputs, so a page whose inputs
     did not change is neither rendered nor measured again. SIZES gets what this build
     used, to keep for the next."""
-    lib = snapshot.lib
-    config = lib.config
-    repo_url = repository_url(lib)
+    config = snapshot.lib.config
+    repo_url = site["repository_url"]
     changelog = changelog_context(log, config.name, repo_url)
     template = env.get_template("changelog.html.j2")
     released = {
