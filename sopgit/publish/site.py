@@ -1109,18 +1109,16 @@ def _file_output(file: Path) -> Output:
 
 
 def _templates_digest(root: Path) -> str:
-    """Every template the site's environment may load (the library's, then the packaged)."""
+    """Every file the site's templates may load (a template may include any file of its
+    folder, static ones too): the library's, then the packaged ones."""
     found = []
     for folder in (root / "templates" / "site", resource_dir("templates") / "site"):
         if folder.is_dir():
-            for file in sorted(folder.rglob("*.j2")):
-                if file.is_file():
-                    found.append(
-                        (
-                            str(file.relative_to(folder)),
-                            hashlib.sha256(file.read_bytes()).hexdigest(),
-                        )
-                    )
+            for file in sorted(folder.rglob("*")):
+                # never read through a link of the library (the loader refuses those)
+                if file.is_file() and link_on_path(root, file) is None:
+                    content = hashlib.sha256(file.read_bytes()).hexdigest()
+                    found.append((file.relative_to(folder).as_posix(), content))
         found.append(("--", str(folder)))
     return digest(found)
 
