@@ -7,8 +7,10 @@ scan, one tag listing, and one rev-list when a latest tag is not reachable from 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -254,6 +256,24 @@ def start_scan(lib: Library, head: str) -> CachedScan:
     return CachedScan(lib.repo, head, cache_key(config), enabled=lib.use_cache)
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a library is read, its findings frozen after.
+
+    A large history is a million objects, none of them garbage, that the collector
+    would otherwise walk again and again as they are made (a fifth of a cold `status`).
+    What was read lives until the command ends, so it is frozen: never walked again.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 def load_snapshot(
     lib: Library,
     head: str | None = None,
@@ -262,14 +282,30 @@ def load_snapshot(
     check: bool = False,
     files: list[SopFile] | None = None,
     tags: list[Tag] | None = None,
+    scan: CachedScan | None = None,
 ) -> Snapshot:
     """The library at HEAD; or at commit HEAD (not checked out: made, no ref moved yet)
     whose files differ from the work tree's by OVERLAY (path -> text). With CHECK, each
     SOP's first check error too, found while git log runs (release refuses those).
-    FILES and TAGS, when given, are the SOP files and tags already read."""
+    FILES and TAGS, when given, are the SOP files and tags already read; SCAN, the
+    history scan of HEAD already started."""
+    with collector_paused():
+        return _load_snapshot(lib, head, overlay, check, files, tags, scan)
+
+
+def _load_snapshot(
+    lib: Library,
+    head: str | None,
+    overlay: Mapping[str, str] | None,
+    check: bool,
+    files: list[SopFile] | None,
+    tags: list[Tag] | None,
+    scan: CachedScan | None,
+) -> Snapshot:
     repo = lib.repo
     head = head or repo.head_commit()
-    scan = start_scan(lib, head) if head else None
+    if scan is None and head:
+        scan = start_scan(lib, head)
     tags = repo.tags() if tags is None else tags
     sops = read_sops(lib, files, overlay=overlay)  # while git log runs
     errors = None

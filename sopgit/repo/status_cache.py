@@ -41,6 +41,7 @@ from sopgit.repo.workspace import Library
 
 if TYPE_CHECKING:
     from sopgit.core.status_increment import Kept
+    from sopgit.repo.history_cache import CachedScan
     from sopgit.repo.snapshot import Snapshot, Sop
 
 FILE_NAME = "status-v2.bin"  # the key and the rows
@@ -68,15 +69,20 @@ class _Inputs:
 def library_status(lib: Library) -> LibraryStatus:
     """The status rows of LIB, from the kept rows when nothing they depend on changed,
     else from the kept rows and what changed since, else computed in full."""
+    from sopgit.repo.snapshot import start_scan
+
     repo = lib.repo
+    head = repo.head_commit()
+    scan = None
+    folder = repo.private_dir()
+    if head is not None and not any((folder / n).is_file() for n in (FILE_NAME, STATE_FILE_NAME)):
+        scan = start_scan(lib, head)  # nothing kept: git log runs while the files are read
     files = sop_files(lib.root, lib.config)
     texts = {f.path: read_text(lib.root / f.path) for f in files}
-    head = repo.head_commit()
     if not lib.use_cache or head is None or repo.is_shallow_fast():
-        return _full(lib, head, files, texts).status
+        return _full(lib, head, files, texts, scan).status
     digests = {path: hashlib.sha256(encode(text)).digest() for path, text in texts.items()}
     inputs = _Inputs(head, repo.current_branch(), repo.tag_ids(), files, texts, digests)
-    folder = repo.private_dir()
     base = _base_key(lib)
     on_release = inputs.branch == lib.config.release_branch
     key = _key(base, inputs)
@@ -91,7 +97,7 @@ def library_status(lib: Library) -> LibraryStatus:
         if advanced is not None:
             _keep(folder, base, key, *advanced)
             return LibraryStatus(advanced[0], inputs.branch, on_release)
-    full = _full(lib, head, files, texts)
+    full = _full(lib, head, files, texts, scan)
     if full.tag_ids is not None and full.snapshot is not None:
         # kept under exactly what they were computed from
         inputs = _Inputs(head, full.snapshot.branch, full.tag_ids, files, texts, digests)
@@ -128,13 +134,21 @@ class _Full:
     tag_ids: list[tuple[str, str]] | None
 
 
-def _full(lib: Library, head: str | None, files: list[SopFile], texts: dict[str, str]) -> _Full:
-    """The rows computed from the whole history (itself cached, see sopgit.repo.history_cache)."""
-    from sopgit.repo.snapshot import load_snapshot
+def _full(
+    lib: Library,
+    head: str | None,
+    files: list[SopFile],
+    texts: dict[str, str],
+    scan: CachedScan | None = None,
+) -> _Full:
+    """The rows computed from the whole history (itself cached, see sopgit.repo.history_cache);
+    SCAN: its scan, if started already."""
+    from sopgit.repo.snapshot import collector_paused, load_snapshot
 
     tags, tag_ids = lib.repo.tags_and_ids()
-    snapshot = load_snapshot(lib, head, overlay=texts, files=files, tags=tags)
-    rows = undated_rows(snapshot)
+    snapshot = load_snapshot(lib, head, overlay=texts, files=files, tags=tags, scan=scan)
+    with collector_paused():
+        rows = undated_rows(snapshot)
     return _Full(
         LibraryStatus(rows, snapshot.branch, snapshot.on_release_branch), snapshot, tag_ids
     )
