@@ -18,7 +18,7 @@ and diffs only: never on commit dates or the order git prints commits in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sopgit.core.model import Commit, FileChange
@@ -52,42 +52,98 @@ class Walk:
     separable: bool = True
 
 
-def walk(commits: Sequence[Commit], head: str | None, paths: Mapping[str, str]) -> Walk:
-    """attribute(), with the names handed past the boundary and whether SOPs stayed apart."""
-    by_sha = {c.sha: c for c in commits}
-    touched: dict[str, list[Commit]] = {sop_id: [] for sop_id in paths.values()}
-    found = Walk(touched)
-    if head is None or head not in by_sha:
-        return found
-    children = _child_counts(by_sha, head)
-    names_at: dict[str, list[Names]] = {head: [dict(paths)]}
-    outside: dict[str, list[Names]] = {}
-    hits: dict[str, set[str]] = {}
-    ready = [head]
-    while ready:
-        commit = by_sha[ready.pop()]
-        names = _union(names_at.pop(commit.sha), found)
+# What a child changed against its parent number INDEX, given that parent's tree when
+# it is known (None: not yet); None when it cannot be told yet.
+Resolve = Callable[[Commit, int, str | None], tuple[FileChange, ...] | None]
+
+
+def known_changes(child: Commit, index: int, parent_tree: str | None) -> tuple[FileChange, ...]:
+    """A scan's commits, each merge already with its changes against every parent."""
+    return child.changes_against(index)
+
+
+class OutOfOrder(Exception):
+    """A commit came before a child of it, or its changes could not be told in time."""
+
+
+# Names handed to a parent, or (the child's names, the child, which parent) to be
+# settled once the parent's tree is known.
+Hand = Names | tuple[Names, Commit, int]
+
+
+class Walker:
+    """The walk back from HEAD, one commit at a time, each after every child of it that
+    HEAD reaches: walk() feeds them in such an order; a scan can feed them as git prints
+    them, which is such an order whenever commit dates do not run backwards (a commit that
+    comes before a child of it raises OutOfOrder, and the caller walks again)."""
+
+    def __init__(self, head: str, paths: Names, changes: Resolve = known_changes) -> None:
+        self.found = Walk({sop_id: [] for sop_id in paths.values()})
+        self._changes = changes
+        self._handed: dict[str, list[Hand]] = {head: [dict(paths)]}
+        self._hits: dict[str, set[str]] = {}
+
+    def visit(self, commit: Commit) -> None:
+        found = self.found
+        handed = self._handed.pop(commit.sha, None)
+        if handed is None:
+            raise OutOfOrder(commit.sha)  # no child of it came before it
+        names = _union([self._settle(hand, commit.tree) for hand in handed], found)
         if len(commit.parents) <= 1:
             owners = _owners(commit.changes, names)
             if owners:
-                hits[commit.sha] = owners
+                self._hits[commit.sha] = owners
         for index, parent in enumerate(commit.parents):
-            if parent not in by_sha:
-                outside.setdefault(parent, []).append(
-                    _before(names, commit.changes_against(index), found)
-                )
-                continue
-            names_at.setdefault(parent, []).append(
-                _before(names, commit.changes_against(index), found)
+            changes = self._changes(commit, index, None)
+            hand: Hand = (
+                (names, commit, index) if changes is None else _before(names, changes, found)
             )
-            children[parent] -= 1
-            if children[parent] == 0:
-                ready.append(parent)
-    for commit in commits:
-        for sop_id in sorted(hits.get(commit.sha, ())):
-            touched[sop_id].append(commit)
-    found.handed = {sha: _union(names, found) for sha, names in outside.items()}
-    return found
+            self._handed.setdefault(parent, []).append(hand)
+
+    def finish(self, commits: Iterable[Commit]) -> Walk:
+        """The walk's findings, each SOP's commits in the order of COMMITS (all that were
+        visited). OutOfOrder: a commit was visited before a child of it."""
+        touched = self.found.touched
+        read = set()
+        for commit in commits:
+            read.add(commit.sha)
+            for sop_id in sorted(self._hits.get(commit.sha, ())):
+                touched[sop_id].append(commit)
+        if not read.isdisjoint(self._handed):
+            raise OutOfOrder("a commit came before a child of it")
+        self.found.handed = {
+            sha: _union([self._settle(hand, None) for hand in hands], self.found)
+            for sha, hands in self._handed.items()
+        }
+        return self.found
+
+    def _settle(self, hand: Hand, tree: str | None) -> Names:
+        if not isinstance(hand, tuple):
+            return hand
+        names, child, index = hand
+        changes = self._changes(child, index, tree)
+        if changes is None:
+            raise OutOfOrder(child.sha)
+        return _before(names, changes, self.found)
+
+
+def walk(commits: Sequence[Commit], head: str | None, paths: Mapping[str, str]) -> Walk:
+    """attribute(), with the names handed past the boundary and whether SOPs stayed apart."""
+    by_sha = {c.sha: c for c in commits}
+    if head is None or head not in by_sha:
+        return Walk({sop_id: [] for sop_id in paths.values()})
+    walker = Walker(head, paths)
+    children = _child_counts(by_sha, head)
+    ready = [head]
+    while ready:
+        commit = by_sha[ready.pop()]
+        walker.visit(commit)
+        for parent in commit.parents:
+            if parent in by_sha:
+                children[parent] -= 1
+                if children[parent] == 0:
+                    ready.append(parent)
+    return walker.finish(commits)
 
 
 def _child_counts(by_sha: Mapping[str, Commit], head: str) -> dict[str, int]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import semver
 
-from sopgit.core.attribution import walk
+from sopgit.core.attribution import Walk, walk
 from sopgit.core.commits import Message, bump_for, is_release, parse_message, pull_request_number
 from sopgit.core.formats import loose_version, style_bump, table_cell
 from sopgit.core.model import Commit, Tag
@@ -63,6 +63,20 @@ class Ancestry:
                 stack.extend(p for p in self.parents.get(current, ()) if p not in self.position)
         self._walked: dict[str, set[str]] = {}
 
+    @classmethod
+    def of_reach(
+        cls,
+        commits: Iterable[Commit],
+        reach: MainlineReach,
+        outside: Mapping[str, tuple[str, ...]] = {},
+    ) -> Ancestry:
+        """The ancestry REACH found as the commits came (the same as Ancestry(COMMITS, HEAD))."""
+        ancestry = cls([], None, outside)
+        ancestry.parents = {c.sha: c.parents for c in commits}
+        ancestry.mainline = reach.mainline[::-1]
+        ancestry.position = reach.position
+        return ancestry
+
     def reachable(self, sha: str) -> bool:
         """Is SHA reachable from HEAD?"""
         return sha in self.position
@@ -96,6 +110,36 @@ class Ancestry:
         if position is None or self.mainline[position] == commit:
             return None
         return self.mainline[position]
+
+
+class MainlineReach:
+    """Ancestry's positions found one commit at a time, each after all its children
+    (HEAD first, as sopgit.core.attribution.Walker is fed). A commit on HEAD's
+    first-parent chain is at its own place on it; any other, at the place of the oldest
+    mainline commit among those of its children. Places count back from HEAD (-1, -2,
+    ...), since the chain's length is known only at the end: as indexes into the chain
+    (oldest first) and in their order, they are what Ancestry's positions are."""
+
+    def __init__(self, head: str) -> None:
+        self.mainline: list[str] = []  # HEAD first
+        self.position: dict[str, int] = {}
+        self._next: str | None = head
+        self._handed: dict[str, int] = {}
+
+    def visit(self, commit: Commit) -> None:
+        sha = commit.sha
+        if sha == self._next:
+            self.mainline.append(sha)
+            place = -len(self.mainline)
+            self._next = commit.parents[0] if commit.parents else None
+            self._handed.pop(sha, None)
+        else:
+            place = self._handed.pop(sha)
+        self.position[sha] = place
+        handed = self._handed
+        for parent in commit.parents:
+            if handed.get(parent, 0) > place:
+                handed[parent] = place
 
 
 @dataclass(frozen=True)
@@ -200,13 +244,21 @@ class History:
         head: str | None,
         outside: Mapping[str, tuple[str, ...]] = {},
         legacy: Mapping[str, Legacy] = {},
+        walked: tuple[Walk, MainlineReach] | None = None,
     ) -> History:
-        found = walk(commits, head, paths)
+        """WALKED: the walk and the ancestry of exactly COMMITS, HEAD and PATHS, found
+        as the commits were read (else they are found here)."""
+        found = walk(commits, head, paths) if walked is None else walked[0]
+        ancestry = (
+            Ancestry(commits, head, outside)
+            if walked is None
+            else Ancestry.of_reach(commits, walked[1], outside)
+        )
         return cls(
             config=config,
             commits=commits,
             tags=tags,
-            ancestry=Ancestry(commits, head, outside),
+            ancestry=ancestry,
             touched=found.touched,
             tags_by_sop=release_tags(tags, config.tag_format, config.format.id_pattern),
             by_sha={c.sha: c for c in commits},

@@ -16,11 +16,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 import git
 from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
 from sopgit.core import progress
+from sopgit.core.attribution import OutOfOrder
 from sopgit.core.model import Commit, FileChange, Tag
 from sopgit.errors import RepoError
 
@@ -121,6 +123,25 @@ class LogParser:
         self._flush()
         return self.commits
 
+    def changes_so_far(
+        self, child: Commit, index: int, parent_tree: str | None
+    ) -> tuple[FileChange, ...] | None:
+        """What CHILD (a commit read in full) changed against its parent number INDEX,
+        that parent's tree PARENT_TREE when known: None when that cannot be told yet
+        (see per_parent; an octopus merge waits for per_parent)."""
+        records = self._merges.get(child.sha)
+        if records is None:
+            return child.changes
+        if len(records) == len(child.parents):
+            return records[index]
+        if not records:
+            return ()
+        if parent_tree is None:
+            return None
+        if parent_tree == child.tree:
+            return ()
+        return records[0] if len(child.parents) == 2 and len(records) == 1 else None
+
     def unknown_trees(self, known: Mapping[str, str]) -> set[str]:
         """Parents of merges whose trees settle which record is against which parent,
         and that were neither scanned nor are in KNOWN."""
@@ -163,6 +184,11 @@ class LogParser:
         return self.commits
 
 
+class Follower(Protocol):
+    def visit(self, commit: Commit) -> None:
+        """Take COMMIT, or raise OutOfOrder when it cannot be taken in this order."""
+
+
 def parse_log(text: str) -> list[Commit]:
     parser = LogParser()
     parser.feed(text.split("\0"))
@@ -200,8 +226,40 @@ class HistoryScan:
         finally:
             os.close(fd)
             os.unlink(name)  # the open handles keep it readable; nothing is left behind
+        self._follower: Follower | None = None
+        self._fed = 0  # commits handed to the follower
+        self._lost = False  # the follower met a commit out of order
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
+
+    def follow(self, follower: Follower) -> None:
+        """Hand FOLLOWER every commit, once read in full, in the order git prints them,
+        while git still runs; followed() says afterwards whether it saw them all."""
+        self._follower = follower
+
+    def changes_so_far(
+        self, child: Commit, index: int, parent_tree: str | None
+    ) -> tuple[FileChange, ...] | None:
+        return self._parser.changes_so_far(child, index, parent_tree)
+
+    def followed(self) -> bool:
+        """Did the follower see every commit, in order (after result())?"""
+        return self._follower is not None and not self._lost
+
+    def _feed_follower(self, final: bool = False) -> None:
+        follower = self._follower
+        if follower is None or self._lost:
+            return
+        commits = self._parser.commits
+        # The last commit read may still be a merge whose changes against its next
+        # parent are yet to come.
+        end = len(commits) if final else len(commits) - 1
+        try:
+            for index in range(self._fed, end):
+                follower.visit(commits[index])
+        except OutOfOrder:
+            self._lost = True
+        self._fed = max(self._fed, end)
 
     def _read(self) -> None:
         try:
@@ -222,6 +280,7 @@ class HistoryScan:
                 tokens = (pending + chunk).split(b"\0")
                 pending = tokens.pop()
                 parser.feed(t.decode("utf-8", "replace") for t in tokens)
+                self._feed_follower()
                 progress.report("reading history:", len(self._commits), "commits")
             parser.feed([pending.decode("utf-8", "replace")])
             parser.finish()
@@ -241,6 +300,7 @@ class HistoryScan:
             raise RepoError(f"git {self._args[0]} failed: {reason}", self._repo.root)
         if self._error is not None:
             raise self._error
+        self._feed_follower(final=True)
         unknown = self._parser.unknown_trees(self._known_trees)
         return self._parser.per_parent({**self._known_trees, **self._repo.trees_of(unknown)})
 

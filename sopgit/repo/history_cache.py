@@ -30,7 +30,7 @@ from typing import Any
 
 from sopgit.core.model import Commit, FileChange
 from sopgit.errors import RepoError
-from sopgit.repo.git import SCAN_ARGS, GitRepo, HistoryScan
+from sopgit.repo.git import SCAN_ARGS, Follower, GitRepo, HistoryScan
 from sopgit.repo.transaction import process_alive
 
 CACHE_FORMAT = 3  # 3: key, head, then the records in chunks, each marshalled alone
@@ -206,6 +206,25 @@ class CachedScan:
             except RepoError:  # pragma: no cover - Popen itself does not fail here
                 self._kept = []
         self._scan = repo.scan_history(head)
+
+    def follow(self, follower: Follower) -> bool:
+        """Hand FOLLOWER the commits as git prints them, when HEAD's whole history is
+        being read (not when it comes from the cache, whole or in part)."""
+        if self._scan is None or self._kept:
+            return False
+        self._scan.follow(follower)
+        return True
+
+    def followed(self) -> bool:
+        """Did the follower see every commit result() returned, in an order it takes?"""
+        return self._scan is not None and not self._kept and self._scan.followed()
+
+    def changes_so_far(
+        self, child: Commit, index: int, parent_tree: str | None
+    ) -> tuple[FileChange, ...] | None:
+        """See sopgit.repo.git.LogParser.changes_so_far."""
+        assert self._scan is not None
+        return self._scan.changes_so_far(child, index, parent_tree)
 
     def result(self) -> list[Commit]:
         if self._scan is None:

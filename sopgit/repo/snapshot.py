@@ -15,16 +15,18 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from sopgit.core.attribution import OutOfOrder, Resolve, Walker
 from sopgit.core.formats import SEED_FORMAT, Format
 from sopgit.core.history import (
     History,
     HistoryRow,
     Legacy,
+    MainlineReach,
     SopVersion,
     release_tags,
 )
 from sopgit.core.lifecycle import REVIEW_TRAILER, Event, events
-from sopgit.core.model import Tag
+from sopgit.core.model import Commit, Tag
 from sopgit.core.versioning import current_versions
 from sopgit.errors import DocumentError, UsageError
 from sopgit.repo.docformat import (
@@ -256,6 +258,20 @@ def start_scan(lib: Library, head: str) -> CachedScan:
     return CachedScan(lib.repo, head, cache_key(config), enabled=lib.use_cache)
 
 
+class GraphWalk:
+    """Attribution and ancestry found while git log still prints the commits (see
+    sopgit.core.attribution.Walker): most of the work after the scan is done by then.
+    CHANGES tells what a commit read so far changed against each parent."""
+
+    def __init__(self, head: str, paths: Mapping[str, str], changes: Resolve) -> None:
+        self.walker = Walker(head, paths, changes)
+        self.reach = MainlineReach(head)
+
+    def visit(self, commit: Commit) -> None:
+        self.walker.visit(commit)
+        self.reach.visit(commit)
+
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Python's cycle collector off while a library is read, its findings frozen after.
@@ -308,20 +324,23 @@ def _load_snapshot(
         scan = start_scan(lib, head)
     tags = repo.tags() if tags is None else tags
     sops = read_sops(lib, files, overlay=overlay)  # while git log runs
+    paths = {s.path: s.sop_id for s in sops.values()}
+    follower = GraphWalk(head, paths, scan.changes_so_far) if scan and head else None
+    if follower is not None and scan is not None and not scan.follow(follower):
+        follower = None
     errors = None
     if check:
         errors = sop_errors(lib, sops, [t.name for t in tags])  # git log still runs
     commits = scan.result() if scan else []
+    walked = None
+    if follower is not None and scan is not None and scan.followed():
+        try:
+            walked = (follower.walker.finish(commits), follower.reach)
+        except OutOfOrder:  # git printed a commit before a child of it: walk again
+            walked = None
     legacy = legacy_of(sops.values(), lib.config.format)
     with_stated_since(lib, legacy, sops.values(), head or "HEAD")
-    history = History.build(
-        lib.config,
-        commits,
-        tags,
-        {s.path: s.sop_id for s in sops.values()},
-        head,
-        legacy=legacy,
-    )
+    history = History.build(lib.config, commits, tags, paths, head, legacy=legacy, walked=walked)
     latest = [versions[0][1].target for versions in history.tags_by_sop.values()]
     unreachable = [t for t in latest if not history.ancestry.reachable(t)]
     if unreachable:
