@@ -52,7 +52,7 @@ def walk_as_read(root: Path) -> bool:
             for tree in (None, trees.get(parent)):
                 told = scan.changes_so_far(commit, index, tree)
                 assert told is None or told == commit.changes_against(index)
-    if not scan.followed():
+    if not scan.followed(follower):
         return False
     try:
         found = follower.walker.finish(commits)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
+
+# Commits and their changes are tuples: a large history is a hundred thousand of each,
+# made as git prints them and again from the cache, and a tuple is made five times as
+# fast as a frozen dataclass (and kept in the cache as a plain tuple).
 
 
-@dataclass(frozen=True)
-class FileChange:
+class FileChange(NamedTuple):
     status: str  # A, M, D, R (renamed), C (copied), T (type changed)
     path: str
     old_path: str | None = None  # for R and C
 
 
-@dataclass(frozen=True)
-class Commit:
+class Commit(NamedTuple):
     sha: str
     parents: tuple[str, ...]
     author_name: str

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -179,7 +179,7 @@ class LogParser:
                 for index, changes in zip(differing, records, strict=False):
                     placed[index] = changes
                 records = placed
-            done.append(replace(commit, parent_changes=tuple(records)))
+            done.append(commit._replace(parent_changes=tuple(records)))
         self.commits[:] = done
         return self.commits
 
@@ -187,6 +187,13 @@ class LogParser:
 class Follower(Protocol):
     def visit(self, commit: Commit) -> None:
         """Take COMMIT, or raise OutOfOrder when it cannot be taken in this order."""
+
+
+@dataclass
+class _Feed:
+    follower: Follower
+    fed: int = 0  # commits handed to it
+    lost: bool = False  # it met a commit out of order
 
 
 def parse_log(text: str) -> list[Commit]:
@@ -226,40 +233,38 @@ class HistoryScan:
         finally:
             os.close(fd)
             os.unlink(name)  # the open handles keep it readable; nothing is left behind
-        self._follower: Follower | None = None
-        self._fed = 0  # commits handed to the follower
-        self._lost = False  # the follower met a commit out of order
+        self._followers: list[_Feed] = []
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
     def follow(self, follower: Follower) -> None:
         """Hand FOLLOWER every commit, once read in full, in the order git prints them,
-        while git still runs; followed() says afterwards whether it saw them all."""
-        self._follower = follower
+        while git still runs; followed() says afterwards whether it took them all."""
+        self._followers.append(_Feed(follower))
+
+    def followed(self, follower: Follower) -> bool:
+        """Did FOLLOWER take every commit, in order (after result())?"""
+        return any(f.follower is follower and not f.lost for f in self._followers)
 
     def changes_so_far(
         self, child: Commit, index: int, parent_tree: str | None
     ) -> tuple[FileChange, ...] | None:
         return self._parser.changes_so_far(child, index, parent_tree)
 
-    def followed(self) -> bool:
-        """Did the follower see every commit, in order (after result())?"""
-        return self._follower is not None and not self._lost
-
-    def _feed_follower(self, final: bool = False) -> None:
-        follower = self._follower
-        if follower is None or self._lost:
-            return
+    def _feed_followers(self, final: bool = False) -> None:
         commits = self._parser.commits
         # The last commit read may still be a merge whose changes against its next
         # parent are yet to come.
         end = len(commits) if final else len(commits) - 1
-        try:
-            for index in range(self._fed, end):
-                follower.visit(commits[index])
-        except OutOfOrder:
-            self._lost = True
-        self._fed = max(self._fed, end)
+        for feed in list(self._followers):  # the main thread may add one meanwhile
+            if feed.lost:
+                continue
+            try:
+                for index in range(feed.fed, end):
+                    feed.follower.visit(commits[index])
+            except OutOfOrder:
+                feed.lost = True
+            feed.fed = max(feed.fed, end)
 
     def _read(self) -> None:
         try:
@@ -280,7 +285,7 @@ class HistoryScan:
                 tokens = (pending + chunk).split(b"\0")
                 pending = tokens.pop()
                 parser.feed(t.decode("utf-8", "replace") for t in tokens)
-                self._feed_follower()
+                self._feed_followers()
                 progress.report("reading history:", len(self._commits), "commits")
             parser.feed([pending.decode("utf-8", "replace")])
             parser.finish()
@@ -300,7 +305,7 @@ class HistoryScan:
             raise RepoError(f"git {self._args[0]} failed: {reason}", self._repo.root)
         if self._error is not None:
             raise self._error
-        self._feed_follower(final=True)
+        self._feed_followers(final=True)
         unknown = self._parser.unknown_trees(self._known_trees)
         return self._parser.per_parent({**self._known_trees, **self._repo.trees_of(unknown)})
 

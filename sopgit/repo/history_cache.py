@@ -26,14 +26,14 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sopgit.core.model import Commit, FileChange
 from sopgit.errors import RepoError
 from sopgit.repo.git import SCAN_ARGS, Follower, GitRepo, HistoryScan
 from sopgit.repo.transaction import process_alive
 
-CACHE_FORMAT = 3  # 3: key, head, then the records in chunks, each marshalled alone
+CACHE_FORMAT = 4  # 4: key, head, then the records in chunks; a record is a Commit's fields
 CHUNK = 4096  # records marshalled at a time
 FILE_NAME = "cache-v1.bin"
 TEMP_PREFIX = ".cache-"  # then the writer's pid: .cache-<pid>-<random>
@@ -61,20 +61,68 @@ def read_cache(path: Path, key: str) -> tuple[str, list[Commit]] | None:
     """(head, commits) from the cache file, or None when it is missing, damaged or not
     written for KEY."""
     parts = read_kept(path, key)
-    if not parts or not isinstance(parts[0], str):
+    if not parts or len(parts) < 2 or not isinstance(parts[0], str):
         return None
     try:
-        return parts[0], [_commit(r) for chunk in parts[1:] for r in chunk]
-    except (ValueError, TypeError):
+        *chunks, (order, merges) = parts[1:]
+        records = [r for chunk in chunks for r in chunk]
+        for index, per_parent in merges.items():
+            records[index] = (*records[index][:9], per_parent)
+        commits = list(map(_commit, records))
+        if order is None:
+            return parts[0], commits
+        if len(order) != len(commits) or len(set(order)) != len(order) or min(order) < 0:
+            return None
+        return parts[0], [commits[i] for i in order]
+    except (ValueError, TypeError, IndexError, AttributeError):
         return None
 
 
 def write_cache(path: Path, key: str, head: str, commits: Iterable[Commit]) -> None:
     """Replace the cache file whole; a failure to write leaves no cache, never a bad one.
-    The records go in chunks, so that no more than one chunk is ever held twice."""
+    The records go in chunks, so that no more than one chunk is ever held twice; they are
+    in the order kept, and merges hold their changes (see _CacheAsRead for the others)."""
     records = (_record(c) for c in commits)
     chunks = iter(lambda: list(itertools.islice(records, CHUNK)), [])
-    write_kept(path, key, itertools.chain([head], chunks))
+    write_kept(path, key, itertools.chain([head], chunks, [(None, {})]))
+
+
+class _CacheAsRead:
+    """The cache file written as git log's commits are read (a Follower of the scan),
+    for a scan of HEAD's whole history: the file is there when the scan is.
+
+    The records go in the order git printed them, each merge without its changes against
+    each parent (they are settled only at the end, see LogParser.per_parent). The last
+    part holds the order they are kept in (newest first, as indexes) and each merge's
+    changes, by index.
+    """
+
+    def __init__(self, path: Path, key: str, head: str) -> None:
+        self._file = KeptFile(path, key, tidy=False)
+        self._file.add(head)
+        self._chunk: list[tuple[object, ...]] = []
+        self._count = 0
+
+    def visit(self, commit: Commit) -> None:
+        self._chunk.append(_record(commit))
+        self._count += 1
+        if len(self._chunk) == CHUNK:
+            self._file.add(self._chunk)
+            self._chunk = []
+
+    def done(self, read: list[Commit], order: list[int]) -> None:
+        """READ: the commits in the order visited, merges now with their changes against
+        each parent; ORDER: newest first, as indexes into READ."""
+        if self._count != len(read):  # pragma: no cover - the scan hands on every commit
+            self._file.abort()
+            return
+        self._file.add(self._chunk)
+        merges = {i: _record(c)[9] for i, c in enumerate(read) if len(c.parents) > 1}
+        self._file.add((order, merges))
+        self._file.done()
+
+    def abort(self) -> None:
+        self._file.abort()
 
 
 def read_kept(path: Path, key: str) -> list[Any] | None:
@@ -105,27 +153,69 @@ def write_kept(path: Path, key: str, parts: Iterable[Any], *, tidy: bool = True)
     marshalled and written in turn, through a temporary file and a rename; a failure to
     write leaves no file, never a bad one. TIDY: first remove what killed writers left
     in the folder (a caller writing many files at once does that once itself)."""
+    kept = KeptFile(path, key, tidy=tidy)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if tidy:
-            drop_orphans(path.parent)
-        fd, temporary = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=path.parent)
+        for part in parts:
+            kept.add(part)
+    except BaseException:
+        kept.abort()
+        raise
+    kept.done()
+
+
+class KeptFile:
+    """A file read_kept reads, written a part at a time into a temporary file that done()
+    renames into place. Writing never fails: a file that cannot be written (a read-only
+    .git) is not written, and sopgit runs without it."""
+
+    def __init__(self, path: Path, key: str, *, tidy: bool = True) -> None:
+        self._path = path
+        self._handle: BinaryIO | None = None
+        self._temporary = ""
+        self._digest = hashlib.sha256()
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(MAGIC + bytes(DIGEST))  # the checksum, once it is known
-                digest = hashlib.sha256()
-                for part in itertools.chain([key], parts):
-                    data = marshal.dumps(part)
-                    digest.update(data)
-                    handle.write(data)
-                handle.seek(len(MAGIC))
-                handle.write(digest.digest())
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    except OSError:
-        pass  # a read-only .git still runs, only without a cache
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if tidy:
+                drop_orphans(path.parent)
+            fd, self._temporary = tempfile.mkstemp(
+                prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=path.parent
+            )
+            self._handle = os.fdopen(fd, "wb")
+            self._handle.write(MAGIC + bytes(DIGEST))  # the checksum, once it is known
+        except OSError:
+            self.abort()
+        self.add(key)
+
+    def add(self, part: Any) -> None:
+        if self._handle is None:
+            return
+        data = marshal.dumps(part)
+        self._digest.update(data)
+        try:
+            self._handle.write(data)
+        except OSError:
+            self.abort()
+
+    def done(self) -> None:
+        if self._handle is None:
+            return
+        try:
+            self._handle.seek(len(MAGIC))
+            self._handle.write(self._digest.digest())
+            self._handle.close()
+            self._handle = None
+            os.replace(self._temporary, self._path)
+        except OSError:
+            self.abort()
+
+    def abort(self) -> None:
+        """Leave no file behind (and no cache)."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        if self._temporary:
+            Path(self._temporary).unlink(missing_ok=True)
+            self._temporary = ""
 
 
 def drop_orphans(folder: Path) -> None:
@@ -138,41 +228,29 @@ def drop_orphans(folder: Path) -> None:
             orphan.unlink(missing_ok=True)
 
 
-def _changes(changes: tuple[FileChange, ...]) -> tuple[tuple[str, str, str | None], ...]:
-    return tuple((c.status, c.path, c.old_path) for c in changes)
-
-
 def _record(c: Commit) -> tuple[object, ...]:
+    """COMMIT as plain tuples, which marshal writes (it writes no tuple subclass)."""
     return (
-        c.sha,
-        c.parents,
-        c.author_name,
-        c.author_email,
-        c.author_time,
-        c.commit_time,
-        c.message,
+        *c[:7],
+        tuple(map(tuple, c.changes)),
         c.tree,
-        _changes(c.changes),
-        tuple(_changes(p) for p in c.parent_changes),
+        tuple(tuple(map(tuple, p)) for p in c.parent_changes),
     )
 
 
-def _commit(r: tuple[object, ...]) -> Commit:
-    sha, parents, name, email, at, ct, message, tree, changes, per_parent = r
+def _commit(r: tuple[Any, ...]) -> Commit:
+    sha, parents, name, email, at, ct, message, changes, tree, per_parent = r
     return Commit(
-        sha=sha,  # type: ignore[arg-type]
-        parents=parents,  # type: ignore[arg-type]
-        author_name=name,  # type: ignore[arg-type]
-        author_email=email,  # type: ignore[arg-type]
-        author_time=at,  # type: ignore[arg-type]
-        commit_time=ct,  # type: ignore[arg-type]
-        message=message,  # type: ignore[arg-type]
-        tree=tree,  # type: ignore[arg-type]
-        changes=tuple(FileChange(*c) for c in changes),  # type: ignore[attr-defined]
-        parent_changes=tuple(
-            tuple(FileChange(*c) for c in p)
-            for p in per_parent  # type: ignore[attr-defined]
-        ),
+        sha,
+        parents,
+        name,
+        email,
+        at,
+        ct,
+        message,
+        tuple(itertools.starmap(FileChange, changes)),
+        tree,
+        tuple(tuple(itertools.starmap(FileChange, p)) for p in per_parent),
     )
 
 
@@ -193,6 +271,8 @@ class CachedScan:
             drop_orphans(self._path.parent)
         self._kept: list[Commit] = []
         self._scan: HistoryScan | None = None
+        self._writer: _CacheAsRead | None = None
+        self._follower: Follower | None = None
         cached = read_cache(self._path, key) if self._enabled else None
         if cached is not None and cached[0] == head:
             self._kept = cached[1]
@@ -206,18 +286,27 @@ class CachedScan:
             except RepoError:  # pragma: no cover - Popen itself does not fail here
                 self._kept = []
         self._scan = repo.scan_history(head)
+        if self._enabled:
+            self._writer = _CacheAsRead(self._path, key, head)
+            self._scan.follow(self._writer)
 
     def follow(self, follower: Follower) -> bool:
         """Hand FOLLOWER the commits as git prints them, when HEAD's whole history is
         being read (not when it comes from the cache, whole or in part)."""
         if self._scan is None or self._kept:
             return False
+        self._follower = follower
         self._scan.follow(follower)
         return True
 
     def followed(self) -> bool:
-        """Did the follower see every commit result() returned, in an order it takes?"""
-        return self._scan is not None and not self._kept and self._scan.followed()
+        """Did the follower take every commit result() returned, in an order it takes?"""
+        return (
+            self._scan is not None
+            and self._follower is not None
+            and not self._kept
+            and self._scan.followed(self._follower)
+        )
 
     def changes_so_far(
         self, child: Commit, index: int, parent_tree: str | None
@@ -232,15 +321,26 @@ class CachedScan:
         try:
             new = self._scan.result()
         except RepoError:
-            if not self._kept:
+            if self._writer is not None or not self._kept:
+                self._abort()
                 raise
             self._kept = []  # OLD is gone (history rewritten and pruned): read it all
             new = self._repo.scan_history(self._head).result()
-        commits = reachable(new + self._kept, self._head) if self._kept else new
-        commits = newest_first(commits)
+        except BaseException:
+            self._abort()
+            raise
+        if self._writer is not None:  # HEAD's whole history, kept as it was read
+            order = newest_first_order(new)
+            self._writer.done(new, order)
+            return [new[i] for i in order]
+        commits = newest_first(reachable(new + self._kept, self._head) if self._kept else new)
         if self._enabled:
             write_cache(self._path, self._key, self._head, commits)
         return commits
+
+    def _abort(self) -> None:
+        if self._writer is not None:
+            self._writer.abort()
 
 
 def reachable(commits: list[Commit], head: str) -> list[Commit]:
@@ -259,4 +359,13 @@ def reachable(commits: list[Commit], head: str) -> list[Commit]:
 def newest_first(commits: list[Commit]) -> list[Commit]:
     """One order for the same commits however they were read: by commit time, then
     author time, then id, newest first."""
-    return sorted(commits, key=lambda c: (c.commit_time, c.author_time, c.sha), reverse=True)
+    return [commits[i] for i in newest_first_order(commits)]
+
+
+def newest_first_order(commits: list[Commit]) -> list[int]:
+    """newest_first(COMMITS) as indexes into COMMITS."""
+    return sorted(
+        range(len(commits)),
+        key=lambda i: (commits[i].commit_time, commits[i].author_time, commits[i].sha),
+        reverse=True,
+    )
