@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -319,3 +320,19 @@ def test_rows_of_another_repository_are_not_trusted(run, released, tmp_path):
     (released / ROWS).write_bytes((clone / ROWS).read_bytes())
     row = next(r for r in status(run, released) if r["id"] == "ENG-001")
     assert row["pending"] == 0
+
+
+def test_a_cold_status_starts_its_scan_before_anything_else(run, released, monkeypatch, tmp_path):
+    """Where sopgit keeps nothing yet, status starts git log first (after the rev-parse
+    that finds the repository and HEAD), takes it over as its one history scan, and
+    answers as --no-cache does; where it keeps files, nothing is started early."""
+    shutil.rmtree(released / ".git" / "sopgit")
+    out, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
+    assert commands[0].startswith("rev-parse --show-toplevel --absolute-git-dir")
+    assert commands[1].startswith("log -z -m ")
+    assert len(history_scans(commands)) == 1
+    assert json.loads(out) == status(run, released, "--no-cache")
+    edit(released, "fix(ENG-001): one more step")
+    _, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
+    [scan] = history_scans(commands)
+    assert " ^" in scan  # only what is new since the kept HEAD

@@ -324,6 +324,9 @@ def _print_check(result: CheckResult, fmt: str) -> None:
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
     """One row per SOP: version, state, pending bump and next version, review due."""
+    from sopgit.repo.scan_start import start_early
+
+    start_early(ctx.obj["cwd"])  # where nothing is kept yet: git log runs while we import
     from sopgit.core.status import dated
     from sopgit.repo.status_cache import library_status
 

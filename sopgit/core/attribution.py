@@ -77,9 +77,17 @@ class Walker:
     them, which is such an order whenever commit dates do not run backwards (a commit that
     comes before a child of it raises OutOfOrder, and the caller walks again)."""
 
-    def __init__(self, head: str, paths: Names, changes: Resolve = known_changes) -> None:
+    def __init__(
+        self,
+        head: str,
+        paths: Names,
+        changes: Resolve = known_changes,
+        on_hit: Callable[[Commit, set[str]], object] | None = None,
+    ) -> None:
+        """ON_HIT is told each commit found to change SOPs, and which."""
         self.found = Walk({sop_id: [] for sop_id in paths.values()})
         self._changes = changes
+        self._on_hit = on_hit
         self._handed: dict[str, list[Hand]] = {head: [dict(paths)]}
         self._hits: dict[str, set[str]] = {}
 
@@ -93,6 +101,8 @@ class Walker:
             owners = _owners(commit.changes, names)
             if owners:
                 self._hits[commit.sha] = owners
+                if self._on_hit is not None:
+                    self._on_hit(commit, owners)
         for index, parent in enumerate(commit.parents):
             changes = self._changes(commit, index, None)
             hand: Hand = (
@@ -103,13 +113,15 @@ class Walker:
     def finish(self, commits: Iterable[Commit]) -> Walk:
         """The walk's findings, each SOP's commits in the order of COMMITS (all that were
         visited). OutOfOrder: a commit was visited before a child of it."""
-        touched = self.found.touched
-        read = set()
+        touched, hits = self.found.touched, self._hits
         for commit in commits:
-            read.add(commit.sha)
-            for sop_id in sorted(self._hits.get(commit.sha, ())):
-                touched[sop_id].append(commit)
-        if not read.isdisjoint(self._handed):
+            owners = hits.get(commit.sha)
+            if owners:
+                for sop_id in sorted(owners) if len(owners) > 1 else owners:
+                    touched[sop_id].append(commit)
+        # Names still handed on are for commits outside COMMITS, unless one was visited
+        # before a child of it handed it names.
+        if self._handed and not {c.sha for c in commits}.isdisjoint(self._handed):
             raise OutOfOrder("a commit came before a child of it")
         self.found.handed = {
             sha: _union([self._settle(hand, None) for hand in hands], self.found)

@@ -104,6 +104,16 @@ class Ancestry:
             self._walked[target] = seen
         return self._walked[target]
 
+    def not_reached(self, commits: list[Commit], target: str | None) -> list[Commit]:
+        """The COMMITS that TARGET does not reach (all of them when TARGET is None)."""
+        if target is None:
+            return commits
+        position = self.position.get(target)
+        if position is not None and self.mainline[position] == target:
+            positions, beyond = self.position, len(self.mainline)  # as is_ancestor, inline
+            return [c for c in commits if positions.get(c.sha, beyond) > position]
+        return [c for c in commits if not self.is_ancestor(c.sha, target)]
+
     def merge_that_brought(self, commit: str) -> str | None:
         """The mainline commit whose merge brought COMMIT in (None if COMMIT is mainline)."""
         position = self.position.get(commit)
@@ -282,11 +292,8 @@ class History:
         legacy = self.legacy.get(sop_id)
         if latest is None and legacy is not None and legacy.since in self.by_sha:
             latest = legacy.since  # the file's own last stated version
-        pending = [
-            self._change(commit)
-            for commit in self.touched.get(sop_id, [])
-            if not (latest and self.ancestry.is_ancestor(commit.sha, latest))
-        ]
+        touched = self.touched.get(sop_id, [])
+        pending = [self._change(c) for c in self.ancestry.not_reached(touched, latest)]
         return sop_version(self.config, sop_id, released, pending, force, self.legacy.get(sop_id))
 
     def _change(self, commit: Commit) -> Change:

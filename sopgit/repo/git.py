@@ -25,6 +25,7 @@ from sopgit.core import progress
 from sopgit.core.attribution import OutOfOrder
 from sopgit.core.model import Commit, FileChange, Tag
 from sopgit.errors import RepoError
+from sopgit.repo.scan_start import LOG_FORMAT, scan_args, start_log, take_early
 
 
 @dataclass(frozen=True)
@@ -33,14 +34,6 @@ class Identity:
     email: str
 
 
-# One record per commit: \x1e, then NUL-separated fields; git appends the file changes.
-# A message may hold any byte but NUL (0x1e included), so records are never split on the
-# marker: LogParser reads the NUL-separated tokens in order and knows what each one is.
-LOG_FORMAT = "%x1e%H%x00%P%x00%an%x00%ae%x00%at%x00%ct%x00%B%x00"
-# The history scan's records also carry the tree. With -m a merge comes once per parent
-# whose tree differs from its own, each time with its changes against that parent.
-SCAN_FORMAT = LOG_FORMAT + "%T%x00"
-SCAN_ARGS = ["log", "-z", "-m", "--name-status", "-M", f"--format={SCAN_FORMAT}"]
 # Every field of a tag ends in NUL (none can hold one), so a record is eight tokens.
 TAG_FORMAT = (
     "%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objectname)"
@@ -63,6 +56,8 @@ class LogParser:
         self.commits: list[Commit] = []
         self._width = 8 if with_tree else 7  # SCAN_FORMAT adds the tree
         self._merges: dict[str, list[tuple[FileChange, ...]]] = {}  # changes, per record
+        self._merge_at: list[int] = []  # where the merges are in self.commits
+        self._trees: dict[str, str] = {}  # each commit's tree (SCAN_FORMAT)
         self._fields: list[str] = []  # the current commit's fields
         self._changes: list[FileChange] = []
         self._status = ""  # a change's status waiting for its paths
@@ -103,18 +98,21 @@ class LogParser:
                     self._fields, self._changes, self._status, self._paths = [], [], "", []
                     return
                 self._merges[sha] = [changes] if changes else []
+                self._merge_at.append(len(self.commits))
                 self._changes = []
+            tree = self._fields[7] if self._width == 8 else ""
+            self._trees[sha] = tree
             self.commits.append(
                 Commit(
-                    sha=sha,
-                    parents=tuple(parents.split()),
-                    author_name=name,
-                    author_email=email,
-                    author_time=int(author_time),
-                    commit_time=int(commit_time),
-                    message=message,
-                    changes=tuple(self._changes),
-                    tree=self._fields[7] if self._width == 8 else "",
+                    sha,
+                    tuple(parents.split()),
+                    name,
+                    email,
+                    int(author_time),
+                    int(commit_time),
+                    message,
+                    tuple(self._changes),
+                    tree,
                 )
             )
         self._fields, self._changes, self._status, self._paths = [], [], "", []
@@ -146,11 +144,10 @@ class LogParser:
         """Parents of merges whose trees settle which record is against which parent,
         and that were neither scanned nor are in KNOWN."""
         wanted: set[str] = set()
-        own = {c.sha for c in self.commits}
-        for commit in self.commits:
-            records = self._merges.get(commit.sha)
-            if records is not None and len(records) != len(commit.parents):
-                wanted.update(p for p in commit.parents if p not in own and p not in known)
+        for index in self._merge_at:
+            commit = self.commits[index]
+            if len(self._merges[commit.sha]) != len(commit.parents):
+                wanted.update(p for p in commit.parents if p not in self._trees and p not in known)
         return wanted
 
     def per_parent(self, trees: Mapping[str, str]) -> list[Commit]:
@@ -160,15 +157,10 @@ class LogParser:
         the records belong, in order, to the parents whose tree differs (TREES: those of
         parents that were not scanned).
         """
-        if not self._merges:
-            return self.commits
-        own = {c.sha: c.tree for c in self.commits}
-        done = []
-        for commit in self.commits:
-            records = self._merges.get(commit.sha)
-            if records is None:
-                done.append(commit)
-                continue
+        own = self._trees
+        for at in self._merge_at:
+            commit = self.commits[at]
+            records = self._merges[commit.sha]
             if len(records) != len(commit.parents):
                 differing = [
                     index
@@ -179,8 +171,8 @@ class LogParser:
                 for index, changes in zip(differing, records, strict=False):
                     placed[index] = changes
                 records = placed
-            done.append(commit._replace(parent_changes=tuple(records)))
-        self.commits[:] = done
+            self.commits[at] = commit._replace(parent_changes=tuple(records))
+        self._merge_at = []  # settled
         return self.commits
 
 
@@ -220,19 +212,8 @@ class HistoryScan:
         self._parser = LogParser(with_tree=True)
         self._commits: list[Commit] = []
         self._error: BaseException | None = None
-        fd, name = tempfile.mkstemp(prefix="sopgit-log-")
-        try:
-            self._output = open(name, "rb")
-            self._process = subprocess.Popen(
-                ["git", *args],
-                cwd=repo.root,
-                stdout=fd,
-                stderr=subprocess.PIPE,
-                env={**os.environ, **repo.env},
-            )
-        finally:
-            os.close(fd)
-            os.unlink(name)  # the open handles keep it readable; nothing is left behind
+        started = None if repo.env else take_early(repo.root, args)
+        self._process, self._output = started or start_log(repo.root, args, repo.env)
         self._followers: list[_Feed] = []
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
@@ -572,9 +553,7 @@ class GitRepo:
         which is how a file's names are followed through it. KNOWN_TREES are the trees
         of commits read before (a merge's parents this scan does not reach).
         """
-        return HistoryScan(
-            self, [*SCAN_ARGS, "--end-of-options", *(revs or ("HEAD",)), "--"], known_trees
-        )
+        return HistoryScan(self, scan_args(*revs), known_trees)
 
     def trees_of(self, commits: Iterable[str]) -> dict[str, str]:
         """The tree of each of COMMITS, in one git process (none when there are none)."""

@@ -30,7 +30,8 @@ from typing import Any, BinaryIO
 
 from sopgit.core.model import Commit, FileChange
 from sopgit.errors import RepoError
-from sopgit.repo.git import SCAN_ARGS, Follower, GitRepo, HistoryScan
+from sopgit.repo.git import Follower, GitRepo, HistoryScan
+from sopgit.repo.scan_start import SCAN_ARGS
 from sopgit.repo.transaction import process_alive
 
 CACHE_FORMAT = 4  # 4: key, head, then the records in chunks; a record is a Commit's fields

@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sopgit.core.attribution import OutOfOrder, Resolve, Walker
+from sopgit.core.commits import parse_message
 from sopgit.core.formats import SEED_FORMAT, Format
 from sopgit.core.history import (
     History,
@@ -116,11 +117,19 @@ class Snapshot:
 
     def reviews(self, sop_id: str) -> list[Event]:
         """Recorded periodic reviews of SOP_ID, newest first."""
-        return [e for e in self._reviews if e.sop_id == sop_id]
+        return self._reviews_by_sop.get(sop_id, [])
 
     @cached_property
-    def _reviews(self) -> list[Event]:
+    def all_reviews(self) -> list[Event]:
+        """Every recorded periodic review, newest first."""
         return events(self.history.commits, REVIEW_TRAILER)
+
+    @cached_property
+    def _reviews_by_sop(self) -> dict[str, list[Event]]:
+        found: dict[str, list[Event]] = {}
+        for event in self.all_reviews:
+            found.setdefault(event.sop_id, []).append(event)
+        return found
 
     def review_due(self, sop_id: str) -> str | None:
         """When SOP_ID's next periodic review falls due (None until it is released)."""
@@ -261,15 +270,32 @@ def start_scan(lib: Library, head: str) -> CachedScan:
 class GraphWalk:
     """Attribution and ancestry found while git log still prints the commits (see
     sopgit.core.attribution.Walker): most of the work after the scan is done by then.
-    CHANGES tells what a commit read so far changed against each parent."""
+    CHANGES tells what a commit read so far changed against each parent.
 
-    def __init__(self, head: str, paths: Mapping[str, str], changes: Resolve) -> None:
-        self.walker = Walker(head, paths, changes)
+    Meanwhile the messages of the commits that will likely be pending are parsed too
+    (parse_message keeps what it parsed): those that change an SOP after its latest
+    release was tagged (RELEASED: its time, by SOP id). Whatever is pending is still
+    decided from the graph alone; this only has the parsing done while git runs.
+    """
+
+    def __init__(
+        self,
+        head: str,
+        paths: Mapping[str, str],
+        changes: Resolve,
+        released: Mapping[str, int] = {},
+    ) -> None:
+        self.walker = Walker(head, paths, changes, self._parse_if_pending)
         self.reach = MainlineReach(head)
+        self._released = released
 
     def visit(self, commit: Commit) -> None:
         self.walker.visit(commit)
         self.reach.visit(commit)
+
+    def _parse_if_pending(self, commit: Commit, owners: set[str]) -> None:
+        if any(commit.commit_time >= self._released.get(o, -1) for o in owners):
+            parse_message(commit.message)
 
 
 @contextmanager
@@ -325,9 +351,18 @@ def _load_snapshot(
     tags = repo.tags() if tags is None else tags
     sops = read_sops(lib, files, overlay=overlay)  # while git log runs
     paths = {s.path: s.sop_id for s in sops.values()}
-    follower = GraphWalk(head, paths, scan.changes_so_far) if scan and head else None
+    latest = {
+        sop_id: versions[0][1]
+        for sop_id, versions in release_tags(
+            tags, lib.config.tag_format, lib.config.format.id_pattern
+        ).items()
+    }
+    released = {sop_id: tag.time for sop_id, tag in latest.items()}
+    follower = GraphWalk(head, paths, scan.changes_so_far, released) if scan and head else None
     if follower is not None and scan is not None and not scan.follow(follower):
         follower = None
+    for tag in latest.values():  # read for each version and review date: parsed meanwhile
+        parse_message(tag.message)
     errors = None
     if check:
         errors = sop_errors(lib, sops, [t.name for t in tags])  # git log still runs
@@ -341,8 +376,8 @@ def _load_snapshot(
     legacy = legacy_of(sops.values(), lib.config.format)
     with_stated_since(lib, legacy, sops.values(), head or "HEAD")
     history = History.build(lib.config, commits, tags, paths, head, legacy=legacy, walked=walked)
-    latest = [versions[0][1].target for versions in history.tags_by_sop.values()]
-    unreachable = [t for t in latest if not history.ancestry.reachable(t)]
+    targets = [versions[0][1].target for versions in history.tags_by_sop.values()]
+    unreachable = [t for t in targets if not history.ancestry.reachable(t)]
     if unreachable:
         history.ancestry.outside = repo.parents_outside(unreachable)
     return Snapshot(lib, sops, history, repo.current_branch(), head, errors)

@@ -193,7 +193,6 @@ def _rows(kept: object) -> list[StatusRow] | None:
 
 def _state(lib: Library, snapshot: Snapshot, inputs: _Inputs) -> dict[str, Any]:
     """What a later run needs to bring the rows of SNAPSHOT up to date (plain values)."""
-    from sopgit.core.lifecycle import REVIEW_TRAILER, events
     from sopgit.core.status_increment import paths_named
 
     history = snapshot.history
@@ -206,7 +205,7 @@ def _state(lib: Library, snapshot: Snapshot, inputs: _Inputs) -> dict[str, Any]:
         if version.pending:
             pending[sop_id] = [c.bump for c in version.pending]
     reviews: dict[str, list[tuple[Any, ...]]] = {}
-    for event in events(history.commits, REVIEW_TRAILER):
+    for event in snapshot.all_reviews:
         reviews.setdefault(event.sop_id, []).append(astuple(event))
     by_path = {f.path: f for f in inputs.files}
     return {
