@@ -89,7 +89,7 @@ class Walker:
         self._changes = changes
         self._on_hit = on_hit
         self._handed: dict[str, list[Hand]] = {head: [dict(paths)]}
-        self._hits: dict[str, set[str]] = {}
+        self._hits: list[tuple[Commit, set[str]]] = []  # in the order visited
 
     def visit(self, commit: Commit) -> None:
         found = self.found
@@ -100,7 +100,7 @@ class Walker:
         if len(commit.parents) <= 1:
             owners = _owners(commit.changes, names)
             if owners:
-                self._hits[commit.sha] = owners
+                self._hits.append((commit, owners))
                 if self._on_hit is not None:
                     self._on_hit(commit, owners)
         for index, parent in enumerate(commit.parents):
@@ -110,15 +110,18 @@ class Walker:
             )
             self._handed.setdefault(parent, []).append(hand)
 
-    def finish(self, commits: Iterable[Commit]) -> Walk:
+    def finish(self, commits: Iterable[Commit], in_turn: bool = False) -> Walk:
         """The walk's findings, each SOP's commits in the order of COMMITS (all that were
-        visited). OutOfOrder: a commit was visited before a child of it."""
-        touched, hits = self.found.touched, self._hits
-        for commit in commits:
-            owners = hits.get(commit.sha)
-            if owners:
-                for sop_id in sorted(owners) if len(owners) > 1 else owners:
-                    touched[sop_id].append(commit)
+        visited; IN_TURN: in the order they were visited). OutOfOrder: a commit was
+        visited before a child of it."""
+        touched = self.found.touched
+        found: Iterable[tuple[Commit, set[str]]] = self._hits
+        if not in_turn:
+            hits = {commit.sha: owners for commit, owners in self._hits}
+            found = ((c, hits[c.sha]) for c in commits if c.sha in hits)
+        for commit, owners in found:
+            for sop_id in sorted(owners) if len(owners) > 1 else owners:
+                touched[sop_id].append(commit)
         # Names still handed on are for commits outside COMMITS, unless one was visited
         # before a child of it handed it names.
         if self._handed and not {c.sha for c in commits}.isdisjoint(self._handed):

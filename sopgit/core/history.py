@@ -72,7 +72,7 @@ class Ancestry:
     ) -> Ancestry:
         """The ancestry REACH found as the commits came (the same as Ancestry(COMMITS, HEAD))."""
         ancestry = cls([], None, outside)
-        ancestry.parents = {c.sha: c.parents for c in commits}
+        ancestry.parents = reach.parents
         ancestry.mainline = reach.mainline[::-1]
         ancestry.position = reach.position
         return ancestry
@@ -133,6 +133,7 @@ class MainlineReach:
     def __init__(self, head: str) -> None:
         self.mainline: list[str] = []  # HEAD first
         self.position: dict[str, int] = {}
+        self.parents: dict[str, tuple[str, ...]] = {}
         self._next: str | None = head
         self._handed: dict[str, int] = {}
 
@@ -146,6 +147,7 @@ class MainlineReach:
         else:
             place = self._handed.pop(sha)
         self.position[sha] = place
+        self.parents[sha] = commit.parents
         handed = self._handed
         for parent in commit.parents:
             if handed.get(parent, 0) > place:
@@ -255,9 +257,11 @@ class History:
         outside: Mapping[str, tuple[str, ...]] = {},
         legacy: Mapping[str, Legacy] = {},
         walked: tuple[Walk, MainlineReach] | None = None,
+        tags_by_sop: dict[str, list[tuple[semver.Version, Tag]]] | None = None,
     ) -> History:
         """WALKED: the walk and the ancestry of exactly COMMITS, HEAD and PATHS, found
-        as the commits were read (else they are found here)."""
+        as the commits were read (else they are found here); TAGS_BY_SOP: release_tags()
+        of TAGS, if found already."""
         found = walk(commits, head, paths) if walked is None else walked[0]
         ancestry = (
             Ancestry(commits, head, outside)
@@ -270,7 +274,11 @@ class History:
             tags=tags,
             ancestry=ancestry,
             touched=found.touched,
-            tags_by_sop=release_tags(tags, config.tag_format, config.format.id_pattern),
+            tags_by_sop=(
+                release_tags(tags, config.tag_format, config.format.id_pattern)
+                if tags_by_sop is None
+                else tags_by_sop
+            ),
             by_sha={c.sha: c for c in commits},
             legacy=legacy,
             separable=found.separable,

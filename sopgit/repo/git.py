@@ -57,7 +57,10 @@ class LogParser:
         self._width = 8 if with_tree else 7  # SCAN_FORMAT adds the tree
         self._merges: dict[str, list[tuple[FileChange, ...]]] = {}  # changes, per record
         self._merge_at: list[int] = []  # where the merges are in self.commits
-        self._trees: dict[str, str] = {}  # each commit's tree (SCAN_FORMAT)
+        # Are the commits newest first by commit time, author time, then id, as
+        # sopgit.repo.history_cache.newest_first orders them? (git's own order mostly is.)
+        self.newest_first = True
+        self._last_key: tuple[int, int, str] | None = None
         self._fields: list[str] = []  # the current commit's fields
         self._changes: list[FileChange] = []
         self._status = ""  # a change's status waiting for its paths
@@ -101,7 +104,10 @@ class LogParser:
                 self._merge_at.append(len(self.commits))
                 self._changes = []
             tree = self._fields[7] if self._width == 8 else ""
-            self._trees[sha] = tree
+            key = (int(commit_time), int(author_time), sha)
+            if self._last_key is not None and not key < self._last_key:
+                self.newest_first = False
+            self._last_key = key
             self.commits.append(
                 Commit(
                     sha,
@@ -143,12 +149,23 @@ class LogParser:
     def unknown_trees(self, known: Mapping[str, str]) -> set[str]:
         """Parents of merges whose trees settle which record is against which parent,
         and that were neither scanned nor are in KNOWN."""
+        wanted = self._parents_to_settle()
+        own = self._own_trees(wanted)
+        return {p for p in wanted if p not in own and p not in known}
+
+    def _parents_to_settle(self) -> set[str]:
+        """The parents of the merges that git printed fewer records for than they have
+        parents (those whose tree is the merge's own get none)."""
         wanted: set[str] = set()
         for index in self._merge_at:
             commit = self.commits[index]
             if len(self._merges[commit.sha]) != len(commit.parents):
-                wanted.update(p for p in commit.parents if p not in self._trees and p not in known)
+                wanted.update(commit.parents)
         return wanted
+
+    def _own_trees(self, wanted: set[str]) -> dict[str, str]:
+        """The trees of the WANTED commits this scan read."""
+        return {c.sha: c.tree for c in self.commits if c.sha in wanted} if wanted else {}
 
     def per_parent(self, trees: Mapping[str, str]) -> list[Commit]:
         """The commits, each merge with its changes against each of its parents.
@@ -157,7 +174,7 @@ class LogParser:
         the records belong, in order, to the parents whose tree differs (TREES: those of
         parents that were not scanned).
         """
-        own = self._trees
+        own = self._own_trees(self._parents_to_settle())
         for at in self._merge_at:
             commit = self.commits[at]
             records = self._merges[commit.sha]
@@ -231,6 +248,10 @@ class HistoryScan:
         self, child: Commit, index: int, parent_tree: str | None
     ) -> tuple[FileChange, ...] | None:
         return self._parser.changes_so_far(child, index, parent_tree)
+
+    def newest_first(self) -> bool:
+        """Did git print the commits newest first, as sopgit keeps them (after result())?"""
+        return self._parser.newest_first
 
     def _feed_followers(self, final: bool = False) -> None:
         commits = self._parser.commits

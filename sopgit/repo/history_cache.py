@@ -111,9 +111,9 @@ class _CacheAsRead:
             self._file.add(self._chunk)
             self._chunk = []
 
-    def done(self, read: list[Commit], order: list[int]) -> None:
+    def done(self, read: list[Commit], order: list[int] | None) -> None:
         """READ: the commits in the order visited, merges now with their changes against
-        each parent; ORDER: newest first, as indexes into READ."""
+        each parent; ORDER: newest first, as indexes into READ (None: READ's own)."""
         if self._count != len(read):  # pragma: no cover - the scan hands on every commit
             self._file.abort()
             return
@@ -274,6 +274,7 @@ class CachedScan:
         self._scan: HistoryScan | None = None
         self._writer: _CacheAsRead | None = None
         self._follower: Follower | None = None
+        self.as_read = False  # result() is in the order the follower took the commits
         cached = read_cache(self._path, key) if self._enabled else None
         if cached is not None and cached[0] == head:
             self._kept = cached[1]
@@ -330,10 +331,13 @@ class CachedScan:
         except BaseException:
             self._abort()
             raise
-        if self._writer is not None:  # HEAD's whole history, kept as it was read
-            order = newest_first_order(new)
-            self._writer.done(new, order)
-            return [new[i] for i in order]
+        if self._writer is not None or (not self._kept and not self._enabled):
+            # HEAD's whole history: kept as it was read, with the order it is kept in
+            order = None if self._scan.newest_first() else newest_first_order(new)
+            if self._writer is not None:
+                self._writer.done(new, order)
+            self.as_read = order is None
+            return new if order is None else [new[i] for i in order]
         commits = newest_first(reachable(new + self._kept, self._head) if self._kept else new)
         if self._enabled:
             write_cache(self._path, self._key, self._head, commits)
@@ -360,13 +364,14 @@ def reachable(commits: list[Commit], head: str) -> list[Commit]:
 def newest_first(commits: list[Commit]) -> list[Commit]:
     """One order for the same commits however they were read: by commit time, then
     author time, then id, newest first."""
-    return [commits[i] for i in newest_first_order(commits)]
+    order = newest_first_order(commits)
+    return commits if order is None else [commits[i] for i in order]
 
 
-def newest_first_order(commits: list[Commit]) -> list[int]:
-    """newest_first(COMMITS) as indexes into COMMITS."""
-    return sorted(
-        range(len(commits)),
-        key=lambda i: (commits[i].commit_time, commits[i].author_time, commits[i].sha),
-        reverse=True,
-    )
+def newest_first_order(commits: list[Commit]) -> list[int] | None:
+    """newest_first(COMMITS) as indexes into COMMITS; None when that is their order
+    already (git log's own order, unless commit times tie or run backwards)."""
+    keys = [(c.commit_time, c.author_time, c.sha) for c in commits]
+    if all(keys[i] > keys[i + 1] for i in range(len(keys) - 1)):
+        return None
+    return sorted(range(len(commits)), key=keys.__getitem__, reverse=True)

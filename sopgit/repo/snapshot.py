@@ -351,14 +351,10 @@ def _load_snapshot(
     tags = repo.tags() if tags is None else tags
     sops = read_sops(lib, files, overlay=overlay)  # while git log runs
     paths = {s.path: s.sop_id for s in sops.values()}
-    latest = {
-        sop_id: versions[0][1]
-        for sop_id, versions in release_tags(
-            tags, lib.config.tag_format, lib.config.format.id_pattern
-        ).items()
-    }
-    released = {sop_id: tag.time for sop_id, tag in latest.items()}
-    follower = GraphWalk(head, paths, scan.changes_so_far, released) if scan and head else None
+    released = release_tags(tags, lib.config.tag_format, lib.config.format.id_pattern)
+    latest = {sop_id: versions[0][1] for sop_id, versions in released.items()}
+    times = {sop_id: tag.time for sop_id, tag in latest.items()}
+    follower = GraphWalk(head, paths, scan.changes_so_far, times) if scan and head else None
     if follower is not None and scan is not None and not scan.follow(follower):
         follower = None
     for tag in latest.values():  # read for each version and review date: parsed meanwhile
@@ -370,12 +366,21 @@ def _load_snapshot(
     walked = None
     if follower is not None and scan is not None and scan.followed():
         try:
-            walked = (follower.walker.finish(commits), follower.reach)
+            walked = (follower.walker.finish(commits, scan.as_read), follower.reach)
         except OutOfOrder:  # git printed a commit before a child of it: walk again
             walked = None
     legacy = legacy_of(sops.values(), lib.config.format)
     with_stated_since(lib, legacy, sops.values(), head or "HEAD")
-    history = History.build(lib.config, commits, tags, paths, head, legacy=legacy, walked=walked)
+    history = History.build(
+        lib.config,
+        commits,
+        tags,
+        paths,
+        head,
+        legacy=legacy,
+        walked=walked,
+        tags_by_sop=released,
+    )
     targets = [versions[0][1].target for versions in history.tags_by_sop.values()]
     unreachable = [t for t in targets if not history.ancestry.reachable(t)]
     if unreachable:
