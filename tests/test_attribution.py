@@ -12,8 +12,8 @@ from conftest import commit_all, git
 from histories import Generator, reference
 
 from sopgit.cli.main import cli
-from sopgit.core.attribution import OutOfOrder, walk
-from sopgit.core.history import Ancestry
+from sopgit.core.attribution import OutOfOrder, Walk, walk
+from sopgit.core.history import Ancestry, MainlineReach, walk_in_order
 from sopgit.repo.history_cache import newest_first
 from sopgit.repo.snapshot import GraphWalk, load_snapshot, read_sops
 from sopgit.repo.workspace import open_library
@@ -35,9 +35,26 @@ REAL_RELEASES: list[int] = []  # per history that may release for real: how many
 AS_READ: list[bool] = []  # per history: did the walk as git printed it hold?
 
 
+def assert_same_walk(found: Walk, reach: MainlineReach, commits: list, head: str, paths) -> None:
+    """FOUND and REACH are what a walk of the whole graph finds."""
+    whole = walk(commits, head, paths)
+    assert (found.touched, found.handed, found.separable) == (
+        whole.touched,
+        whole.handed,
+        whole.separable,
+    )
+    ours, graph = Ancestry.of_reach(commits, reach), Ancestry(commits, head)
+    assert ours.mainline == graph.mainline
+    for commit in commits:
+        assert (
+            ours.mainline[ours.position[commit.sha]] == graph.mainline[graph.position[commit.sha]]
+        )
+
+
 def walk_as_read(root: Path) -> bool:
     """Walk the history as `git log` prints it and, when that order held (no commit before
-    a child of it), check the walk and the ancestry against a walk of the whole graph."""
+    a child of it), check the walk and the ancestry against a walk of the whole graph;
+    the same for a walk of the commits as they are kept (newest first)."""
     lib = open_library(root, use_cache=False)
     head = lib.repo.head_commit()
     assert head is not None
@@ -52,25 +69,16 @@ def walk_as_read(root: Path) -> bool:
             for tree in (None, trees.get(parent)):
                 told = scan.changes_so_far(commit, index, tree)
                 assert told is None or told == commit.changes_against(index)
+    in_order = walk_in_order(commits, head, paths)
+    if in_order is not None:
+        assert_same_walk(*in_order, commits, head, paths)
     if not scan.followed(follower):
         return False
     try:
         found = follower.walker.finish(commits)
     except OutOfOrder:
         return False
-    whole = walk(commits, head, paths)
-    assert (found.touched, found.handed, found.separable) == (
-        whole.touched,
-        whole.handed,
-        whole.separable,
-    )
-    as_read, graph = Ancestry.of_reach(commits, follower.reach), Ancestry(commits, head)
-    assert as_read.mainline == graph.mainline
-    for commit in commits:
-        assert (
-            as_read.mainline[as_read.position[commit.sha]]
-            == graph.mainline[graph.position[commit.sha]]
-        )
+    assert_same_walk(found, follower.reach, commits, head, paths)
     return True
 
 

@@ -102,6 +102,7 @@ def test_rewritten_history_leaves_no_stale_commit(run, released, monkeypatch, tm
 
 def test_a_pruned_old_head_means_a_full_scan(run, released, monkeypatch, tmp_path):
     edit(released, "feat(ENG-001)!: soon unreachable")
+    (released / CACHE).unlink()  # so that the cache is written for the commit to be pruned
     status(run, released)
     git(released, "reset", "-q", "--hard", "HEAD~1")
     git(released, "reflog", "expire", "--expire=now", "--all")
@@ -112,6 +113,24 @@ def test_a_pruned_old_head_means_a_full_scan(run, released, monkeypatch, tmp_pat
     # cache; then all of it is read.
     assert len(history_scans(commands)) == 3
     assert json.loads(warm) == status(run, released, "--no-cache")
+
+
+def test_a_few_new_commits_are_scanned_again_rather_than_written(
+    run, released, monkeypatch, tmp_path
+):
+    """The cache is written again only when a scan brings many new commits (or drops
+    some): after a few, the next run scans them again from the same kept HEAD."""
+    (released / CACHE).unlink()
+    status(run, released)  # the whole history, kept
+    kept = (released / CACHE).read_bytes()
+    old = git(released, "rev-parse", "HEAD").strip()
+    edit(released, "fix(ENG-001): one")
+    new = edit(released, "fix(ENG-001): two", "2025-05-02T09:00:00+00:00")
+    for _ in range(2):
+        _, commands = traced(run, released, monkeypatch, tmp_path, "changelog", "--dry-run")
+        scans = history_scans(commands)
+        assert [s.split(" --end-of-options ")[1] for s in scans] == [f"{new} ^{old} --"]
+    assert (released / CACHE).read_bytes() == kept
 
 
 def test_moved_and_deleted_tags_are_seen_at_once(run, released):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import semver
 
-from sopgit.core.attribution import Walk, walk
+from sopgit.core.attribution import OutOfOrder, Walk, Walker, walk
 from sopgit.core.commits import Message, bump_for, is_release, parse_message, pull_request_number
 from sopgit.core.formats import loose_version, style_bump, table_cell
 from sopgit.core.model import Commit, Tag
@@ -154,6 +154,25 @@ class MainlineReach:
                 handed[parent] = place
 
 
+def walk_in_order(
+    commits: list[Commit], head: str | None, paths: Mapping[str, str]
+) -> tuple[Walk, MainlineReach] | None:
+    """The walk and the ancestry of COMMITS taken in their own order, in one pass: kept
+    newest first, they are children first whenever commit times do not run backwards.
+    None when they are not (a commit before a child of it, or one HEAD does not reach):
+    then the graph decides the order (walk(), Ancestry())."""
+    if head is None:
+        return None
+    walker, reach = Walker(head, paths), MainlineReach(head)
+    try:
+        for commit in commits:
+            walker.visit(commit)
+            reach.visit(commit)
+        return walker.finish(commits, in_turn=True), reach
+    except OutOfOrder:
+        return None
+
+
 @dataclass(frozen=True)
 class Change:
     """A pending commit of one SOP, understood."""
@@ -262,6 +281,7 @@ class History:
         """WALKED: the walk and the ancestry of exactly COMMITS, HEAD and PATHS, found
         as the commits were read (else they are found here); TAGS_BY_SOP: release_tags()
         of TAGS, if found already."""
+        walked = walked or walk_in_order(commits, head, paths)
         found = walk(commits, head, paths) if walked is None else walked[0]
         ancestry = (
             Ancestry(commits, head, outside)

@@ -8,7 +8,9 @@ which commits HEAD reaches. So a run:
 - with HEAD where it was, reads the kept records and starts no `git log` at all;
 - with HEAD moved, scans only `git log HEAD --not OLD` (what the new commits and the
   merges that brought them reach) and keeps only what HEAD reaches (a rewritten or reset
-  history drops the commits it left behind); when OLD no longer exists, scans it all;
+  history drops the commits it left behind); when OLD no longer exists, scans it all.
+  The file is written again for HEAD when that scan brought over 500 commits or dropped
+  any; a few new commits are cheaper to scan again than a whole file is to write;
 - rebuilds everything when the file is not one it wrote (checksum), or was written by
   another sopgit version, cache format, scan or `sopgit.toml`.
 
@@ -36,6 +38,7 @@ from sopgit.repo.transaction import process_alive
 
 CACHE_FORMAT = 4  # 4: key, head, then the records in chunks; a record is a Commit's fields
 CHUNK = 4096  # records marshalled at a time
+REWRITE_AFTER = 500  # new commits the file is written again for
 FILE_NAME = "cache-v1.bin"
 TEMP_PREFIX = ".cache-"  # then the writer's pid: .cache-<pid>-<random>
 MAGIC = b"sopgit-cache\n"
@@ -338,8 +341,12 @@ class CachedScan:
                 self._writer.done(new, order)
             self.as_read = order is None
             return new if order is None else [new[i] for i in order]
-        commits = newest_first(reachable(new + self._kept, self._head) if self._kept else new)
-        if self._enabled:
+        every = new + self._kept
+        commits = newest_first(reachable(every, self._head) if self._kept else new)
+        # A few new commits are cheaper to scan again next time (`git log HEAD ^OLD`)
+        # than the whole file is to write; dropped ones (a reset) are written away.
+        again = not self._kept or len(new) > REWRITE_AFTER or len(commits) < len(every)
+        if self._enabled and again:
             write_cache(self._path, self._key, self._head, commits)
         return commits
 
