@@ -41,7 +41,8 @@ CHUNK = 4096  # records marshalled at a time
 REWRITE_AFTER = 500  # new commits the file is written again for
 FILE_NAME = "cache-v1.bin"
 TEMP_PREFIX = ".cache-"  # then the writer's pid: .cache-<pid>-<random>
-MAGIC = b"sopgit-cache\n"
+MAGIC = b"sopgit-cache-2\n"  # 2: each part after its length
+LENGTH = 8  # bytes of a part's length
 DIGEST = 32  # sha256
 
 
@@ -134,22 +135,28 @@ def read_kept(path: Path, key: str) -> list[Any] | None:
     damaged (checksum), or was written for another key."""
     start = len(MAGIC) + DIGEST
     try:
-        with path.open("rb") as handle:  # read as it is parsed: never held whole
+        with path.open("rb") as handle:  # a part at a time: never held whole
             header = handle.read(start)
             if len(header) < start or not header.startswith(MAGIC):
                 return None
-            if hashlib.file_digest(handle, "sha256").digest() != header[len(MAGIC) :]:
-                return None
-            end = handle.tell()
-            handle.seek(start)
-            if marshal.load(handle) != key:
-                return None
+            digest = hashlib.sha256()
             parts = []
-            while handle.tell() < end:
-                parts.append(marshal.load(handle))
+            total = os.fstat(handle.fileno()).st_size
+            while size := handle.read(LENGTH):
+                length = int.from_bytes(size, "little")
+                if length > total:
+                    return None  # damaged
+                data = handle.read(length)
+                digest.update(size + data)
+                # unmarshalled from bytes: ten times as fast as from the file
+                parts.append(marshal.loads(data))
+                if len(parts) == 1 and parts[0] != key:
+                    return None
+            if digest.digest() != header[len(MAGIC) :] or not parts:
+                return None
     except (OSError, ValueError, TypeError, EOFError):
         return None
-    return parts
+    return parts[1:]
 
 
 def write_kept(path: Path, key: str, parts: Iterable[Any], *, tidy: bool = True) -> None:
@@ -194,6 +201,7 @@ class KeptFile:
         if self._handle is None:
             return
         data = marshal.dumps(part)
+        data = len(data).to_bytes(LENGTH, "little") + data
         self._digest.update(data)
         try:
             self._handle.write(data)
