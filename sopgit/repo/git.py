@@ -67,28 +67,37 @@ class LogParser:
         self._paths: list[str] = []
 
     def feed(self, tokens: Iterable[str]) -> None:
+        # One loop over the tokens with the state in local names: a million tokens on a
+        # large history, each a method call and four attribute reads before.
+        width = self._width
+        fields, changes, status, paths = self._fields, self._changes, self._status, self._paths
         for token in tokens:
-            self._token(token)
-
-    def _token(self, token: str) -> None:
-        if 0 < len(self._fields) < self._width:
-            self._fields.append(token)
-            return
-        if self._status:
-            self._paths.append(token)
-            if len(self._paths) == (2 if self._status in "RC" else 1):
-                source = self._paths[0] if len(self._paths) == 2 else None
-                self._changes.append(FileChange(self._status, self._paths[-1], source))
-                self._status, self._paths = "", []
-            return
-        token = token.lstrip("\n")
-        if not token:
-            return
-        if token.startswith("\x1e"):
-            self._flush()
-            self._fields = [token[1:]]
-        elif self._fields:
-            self._status = token[0]
+            if 0 < len(fields) < width:
+                fields.append(token)
+                continue
+            if status:
+                paths.append(token)
+                if len(paths) == (2 if status in "RC" else 1):
+                    changes.append(FileChange(status, token, paths[0] if len(paths) == 2 else None))
+                    status, paths = "", []
+                continue
+            if token[:1] == "\n":
+                token = token.lstrip("\n")
+            if not token:
+                continue
+            if token[0] == "\x1e":
+                self._fields, self._changes, self._status, self._paths = (
+                    fields,
+                    changes,
+                    status,
+                    paths,
+                )
+                self._flush()
+                fields = self._fields = [token[1:]]
+                changes, status, paths = self._changes, "", []
+            elif fields:
+                status = token[0]
+        self._fields, self._changes, self._status, self._paths = fields, changes, status, paths
 
     def _flush(self) -> None:
         if len(self._fields) == self._width:
@@ -284,9 +293,15 @@ class HistoryScan:
                     else:
                         time.sleep(self.POLL)
                     continue
-                tokens = (pending + chunk).split(b"\0")
-                pending = tokens.pop()
-                parser.feed(t.decode("utf-8", "replace") for t in tokens)
+                data = pending + chunk
+                cut = data.rfind(b"\0")
+                if cut < 0:
+                    pending = data
+                    continue
+                # Decoded whole: a NUL ends any byte sequence, so this is each token's
+                # own decoding, at one call per chunk instead of one per token.
+                parser.feed(data[:cut].decode("utf-8", "replace").split("\0"))
+                pending = data[cut + 1 :]
                 self._feed_followers()
                 progress.report("reading history:", len(self._commits), "commits")
             parser.feed([pending.decode("utf-8", "replace")])
