@@ -355,3 +355,4 @@ def test_a_cold_status_starts_its_scan_before_anything_else(run, released, monke
     _, commands = traced(run, released, monkeypatch, tmp_path, "status", "--format", "json")
     [scan] = history_scans(commands)
     assert " ^" in scan  # only what is new since the kept HEAD
+    assert not any(c.startswith("rev-parse --show-toplevel") for c in commands)

@@ -52,6 +52,8 @@ def start_early(start: Path) -> None:
     """Start the scan of HEAD's whole history for the repository at START, when nothing
     of sopgit's is kept there yet (no .git/sopgit: no cache, no release to recover), so a
     full scan is what the command will run. Anything unexpected: start nothing."""
+    if _kept_here(start):
+        return  # the usual case after the first run, told without starting git
     try:
         found = subprocess.run(
             ["git", "rev-parse", "--show-toplevel", "--absolute-git-dir", "--verify", "-q", "HEAD"],
@@ -75,6 +77,21 @@ def start_early(start: Path) -> None:
         return
     if len(_early) == 1:
         atexit.register(_drop_early)
+
+
+def _kept_here(start: Path) -> bool:
+    """Does the .git folder START is in (found as git finds it, when it is a plain
+    folder and GIT_DIR does not say otherwise) hold sopgit's files already?"""
+    if "GIT_DIR" in os.environ:
+        return False
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        dot_git = folder / ".git"
+        if dot_git.is_dir():
+            return (dot_git / "sopgit").exists()
+        if dot_git.exists():
+            return False  # a file: a linked work tree or a submodule; git will say
+    return False
 
 
 def take_early(root: Path, args: list[str]) -> Started | None:
