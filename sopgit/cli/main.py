@@ -326,7 +326,8 @@ def status(ctx: click.Context, fmt: str) -> None:
     """One row per SOP: version, state, pending bump and next version, review due."""
     from sopgit.repo.scan_start import start_early
 
-    start_early(ctx.obj["cwd"])  # where nothing is kept yet: git log runs while we import
+    # where nothing is kept yet, or with --no-cache: git log runs while we import
+    start_early(ctx.obj["cwd"], use_cache=not ctx.obj.get("no_cache", False))
     from sopgit.core.status import dated
     from sopgit.repo.status_cache import library_status
 

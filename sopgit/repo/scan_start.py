@@ -48,11 +48,13 @@ def start_log(root: Path, args: list[str], env: dict[str, str]) -> Started:
     return process, output
 
 
-def start_early(start: Path) -> None:
-    """Start the scan of HEAD's whole history for the repository at START, when nothing
-    of sopgit's is kept there yet (no .git/sopgit: no cache, no release to recover), so a
-    full scan is what the command will run. Anything unexpected: start nothing."""
-    if _kept_here(start):
+def start_early(start: Path, *, use_cache: bool = True) -> None:
+    """Start the scan of HEAD's whole history for the repository at START, when that is
+    what the command will run: nothing of sopgit's is kept there yet (no .git/sopgit: no
+    cache, no release to recover), or no cache is used (USE_CACHE false). Anything
+    unexpected: start nothing (and a scan started for a HEAD that recovering a release
+    then moves is not taken over)."""
+    if use_cache and _kept_here(start):
         return  # the usual case after the first run, told without starting git
     try:
         found = subprocess.run(
@@ -68,7 +70,7 @@ def start_early(start: Path) -> None:
     if found.returncode != 0 or len(lines) != 3:
         return
     root, git_dir, head = Path(lines[0]).resolve(), Path(lines[1]), lines[2]
-    if (git_dir / "sopgit").exists() or (git_dir / "shallow").exists():
+    if (use_cache and (git_dir / "sopgit").exists()) or (git_dir / "shallow").exists():
         return
     args = scan_args(head)
     try:
