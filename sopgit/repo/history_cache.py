@@ -338,23 +338,25 @@ class CachedScan:
                 self._abort()
                 raise
             self._kept = []  # OLD is gone (history rewritten and pruned): read it all
-            new = self._repo.scan_history(self._head).result()
+            self._scan = self._repo.scan_history(self._head)
+            new = self._scan.result()
         except BaseException:
             self._abort()
             raise
-        if self._writer is not None or (not self._kept and not self._enabled):
-            # HEAD's whole history: kept as it was read, with the order it is kept in
+        if not self._kept:  # HEAD's whole history: kept in the order read, if newest first
             order = None if self._scan.newest_first() else newest_first_order(new)
+            commits = new if order is None else [new[i] for i in order]
             if self._writer is not None:
                 self._writer.done(new, order)
+            elif self._enabled:
+                write_cache(self._path, self._key, self._head, commits)
             self.as_read = order is None
-            return new if order is None else [new[i] for i in order]
+            return commits
         every = new + self._kept
-        commits = newest_first(reachable(every, self._head) if self._kept else new)
+        commits = newest_first(reachable(every, self._head))
         # A few new commits are cheaper to scan again next time (`git log HEAD ^OLD`)
         # than the whole file is to write; dropped ones (a reset) are written away.
-        again = not self._kept or len(new) > REWRITE_AFTER or len(commits) < len(every)
-        if self._enabled and again:
+        if self._enabled and (len(new) > REWRITE_AFTER or len(commits) < len(every)):
             write_cache(self._path, self._key, self._head, commits)
         return commits
 

@@ -77,8 +77,6 @@ def start_early(start: Path, *, use_cache: bool = True) -> None:
         _early[(root, tuple(args))] = start_log(root, args, {})
     except OSError:
         return
-    if len(_early) == 1:
-        atexit.register(_drop_early)
 
 
 def _kept_here(start: Path) -> bool:
@@ -108,3 +106,6 @@ def _drop_early() -> None:
         process.wait()
         output.close()
     _early.clear()
+
+
+atexit.register(_drop_early)
